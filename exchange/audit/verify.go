@@ -234,7 +234,7 @@ func (c *chain) check(data []byte) (Record, error) {
 		return r, err
 	}
 	if want := c.sum.HeadSeq + 1; r.Seq != want {
-		return r, fmt.Errorf("seq %d where %d was expected (a line was removed, inserted or reordered)", r.Seq, want)
+		return r, fmt.Errorf("expected seq %d (a line was removed, inserted or reordered)", want)
 	}
 	if r.Prev != c.sum.HeadSHA256 {
 		return r, fmt.Errorf("prev %q does not match the previous line's sha256 %s (that line was edited, or a line was removed, inserted or reordered)", r.Prev, c.sum.HeadSHA256)

@@ -60,18 +60,18 @@ func TestVerifyFindsTampering(t *testing.T) {
 		}, 5, 0, "unparsable JSON"},
 		{"delete a line", func(ls [][]byte) [][]byte {
 			return append(ls[:4], ls[5:]...)
-		}, 5, 6, "seq 6 where 5 was expected"},
+		}, 5, 6, "expected seq 5 "},
 		{"swap two lines", func(ls [][]byte) [][]byte {
 			ls[3], ls[4] = ls[4], ls[3]
 			return ls
-		}, 4, 5, "seq 5 where 4 was expected"},
+		}, 4, 5, "expected seq 4 "},
 		{"insert a copied line", func(ls [][]byte) [][]byte {
 			return append(ls[:5], append([][]byte{orig(ls, 3)}, ls[5:]...)...)
-		}, 6, 3, "seq 3 where 6 was expected"},
+		}, 6, 3, "expected seq 6 "},
 		{"insert a forged line with a good link", func(ls [][]byte) [][]byte {
 			forged := []byte(`{"seq":6,"time":"2026-11-27T22:04:35.000Z","event":"bundle.filed","outcome":"ok","prev":"` + hashHex(ls[4]) + `"}`)
 			return append(ls[:5], append([][]byte{forged}, ls[5:]...)...)
-		}, 7, 6, "seq 6 where 7 was expected"},
+		}, 7, 6, "expected seq 7 "},
 		{"garbage line", func(ls [][]byte) [][]byte {
 			ls[6] = []byte("garbage")
 			return ls
@@ -186,7 +186,7 @@ func TestVerifyAcrossRotatedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Verify(dir)
-	checkVerifyError(t, err, filepath.Join(dir, FileName), 1, 8, "seq 8 where 5 was expected")
+	checkVerifyError(t, err, filepath.Join(dir, FileName), 1, 8, "expected seq 5 ")
 }
 
 func TestVerifyEmptyFolder(t *testing.T) {
