@@ -1,0 +1,257 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults for what a partner leaves out.
+const (
+	DefaultMaxBytes    int64 = 10 << 30
+	DefaultMaxFiles          = 10000
+	DefaultSettle            = 30 * time.Second
+	DefaultReceiptDue        = 24 * time.Hour
+	DefaultResponseDue       = 720 * time.Hour
+	DefaultTimeout           = 30 * time.Second
+)
+
+// Load reads the configuration at path, strictly decodes it (unknown keys are
+// errors), resolves relative paths against the file's folder, applies
+// defaults and validates values and the files named. Every error is a
+// *Error naming the file, line and key at fault.
+func Load(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &Error{File: path, Err: err}
+	}
+	w := &walker{file: path, dir: filepath.Dir(abs), partnerLines: map[string]int{}}
+	root, err := w.parse(data)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{File: abs, Partners: map[string]*Partner{}}
+	if err := w.config(c, root); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// walker decodes a yaml.Node tree into a Config, key by key, so that each
+// error can name its line.
+type walker struct {
+	file         string         // the path as given to Load, for errors
+	dir          string         // absolute folder of the file, for relative paths
+	partnerLines map[string]int // line of each partner's key
+}
+
+// field decodes the value v found under the dotted key path, whose key is on line.
+type field func(path string, line int, v *yaml.Node) error
+
+// fields maps the keys a mapping may hold to their decoders.
+type fields map[string]field
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parse returns the root node of the file's one YAML document.
+func (w *walker) parse(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, w.errf(0, "", "the file is empty; it needs identity, state_dir and partners")
+		}
+		return nil, w.syntaxError(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, w.errf(extra.Line, "", "the file holds more than one YAML document")
+	case !errors.Is(err, io.EOF):
+		return nil, w.syntaxError(err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, w.errf(0, "", "the file is empty; it needs identity, state_dir and partners")
+	}
+	return doc.Content[0], nil
+}
+
+// syntaxError moves the line out of a YAML parser error into an *Error.
+func (w *walker) syntaxError(err error) error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return w.errf(line, "", "%s", m[2])
+	}
+	return &Error{File: w.file, Err: err}
+}
+
+// config decodes the root mapping and checks what spans sections.
+func (w *walker) config(c *Config, root *yaml.Node) error {
+	if _, err := w.decodeSection("", root.Line, root, w.rootFields(c), "identity", "state_dir", "partners"); err != nil {
+		return err
+	}
+	if _, ok := c.Partners[c.Identity.ID]; ok {
+		return w.errf(w.partnerLines[c.Identity.ID], "partners."+c.Identity.ID,
+			"is our own identity.id; a partner needs an id of its own")
+	}
+	return nil
+}
+
+// identity decodes the identity section.
+func (w *walker) identity(id *Identity) field {
+	return func(path string, line int, v *yaml.Node) error {
+		keys, err := w.decodeSection(path, line, v, w.identityFields(id), "id", "private_key")
+		if err != nil {
+			return err
+		}
+		f, e := keys["passphrase_file"], keys["passphrase_env"]
+		if f != nil && e != nil {
+			later := max(f.Line, e.Line)
+			return w.errf(later, path+".passphrase_env", "passphrase_file and passphrase_env are both set; keep one")
+		}
+		return nil
+	}
+}
+
+// partners decodes the partners mapping: one section per party id.
+func (w *walker) partners(ps map[string]*Partner) field {
+	return func(path string, line int, v *yaml.Node) error {
+		err := w.each(path, v, func(k, v *yaml.Node) error {
+			key := join(path, k.Value)
+			if !ValidPartyID(k.Value) {
+				return w.errf(k.Line, key, "%q is not a valid party id (a-z, 0-9 and '-', not starting with '-', at most 32 characters)", k.Value)
+			}
+			p := newPartner(k.Value)
+			if _, err := w.decodeSection(key, k.Line, v, w.partnerFields(p), "public_key", "fingerprints", "sftp"); err != nil {
+				return err
+			}
+			ps[p.ID] = p
+			w.partnerLines[p.ID] = k.Line
+			return nil
+		})
+		if err == nil && len(ps) == 0 {
+			return w.errf(line, path, "no partners are configured; add at least one")
+		}
+		return err
+	}
+}
+
+// newPartner returns a partner with every default set.
+func newPartner(id string) *Partner {
+	return &Partner{
+		ID:          id,
+		SFTP:        SFTP{AfterPull: "delete", Timeout: DefaultTimeout},
+		PGP:         PGP{Profile: "auto", Compression: "none"},
+		Limits:      Limits{MaxBytes: DefaultMaxBytes, MaxFiles: DefaultMaxFiles},
+		Settle:      DefaultSettle,
+		ReceiptDue:  DefaultReceiptDue,
+		ResponseDue: DefaultResponseDue,
+	}
+}
+
+// sftp decodes a partner's sftp section and checks its folders against each other.
+func (w *walker) sftp(s *SFTP) field {
+	return func(path string, line int, v *yaml.Node) error {
+		keys, err := w.decodeSection(path, line, v, w.sftpFields(s),
+			"address", "user", "private_key", "known_hosts", "push_dir", "pull_dir")
+		if err != nil {
+			return err
+		}
+		switch {
+		case sameRemoteDir(s.PushDir, s.PullDir):
+			return w.errf(keys["pull_dir"].Line, path+".pull_dir",
+				"is the same folder as push_dir; we would pull our own bundles")
+		case s.AfterPull == "move" && sameRemoteDir(s.MoveDir, s.PullDir):
+			return w.errf(keys["after_pull"].Line, path+".after_pull",
+				"moves files into pull_dir itself; they would be pulled again")
+		}
+		return nil
+	}
+}
+
+// section returns a field that decodes a nested mapping with fs.
+func (w *walker) section(fs fields, required ...string) field {
+	return func(path string, line int, v *yaml.Node) error {
+		_, err := w.decodeSection(path, line, v, fs, required...)
+		return err
+	}
+}
+
+// decodeSection decodes the mapping v with fs, checks that the required keys
+// are there, and returns the key nodes found, by name.
+func (w *walker) decodeSection(path string, line int, v *yaml.Node, fs fields, required ...string) (map[string]*yaml.Node, error) {
+	keys := map[string]*yaml.Node{}
+	err := w.each(path, v, func(k, v *yaml.Node) error {
+		key := join(path, k.Value)
+		f, ok := fs[k.Value]
+		if !ok {
+			return w.errf(k.Line, key, "unknown key (known keys: %s)", knownKeys(fs))
+		}
+		keys[k.Value] = k
+		return f(key, k.Line, v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range required {
+		if keys[k] == nil {
+			return nil, w.errf(line, join(path, k), "required key is missing")
+		}
+	}
+	return keys, nil
+}
+
+// each calls fn for every key and value of the mapping n, refusing other
+// nodes, keys that are not plain names and duplicate keys. A null n counts
+// as an empty mapping.
+func (w *walker) each(path string, n *yaml.Node, fn func(k, v *yaml.Node) error) error {
+	n = deref(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return w.errf(n.Line, path, "expected a mapping of keys, got %s", describe(n))
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := deref(n.Content[i])
+		if k.Kind != yaml.ScalarNode {
+			return w.errf(k.Line, path, "a key must be a plain name, got %s", describe(k))
+		}
+		if seen[k.Value] {
+			return w.errf(k.Line, join(path, k.Value), "duplicate key")
+		}
+		seen[k.Value] = true
+		if err := fn(k, n.Content[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errf returns an *Error for key at line.
+func (w *walker) errf(line int, key, format string, args ...any) error {
+	return &Error{File: w.file, Line: line, Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// wrap returns an *Error for key at line with err as its reason.
+func (w *walker) wrap(line int, key string, err error) error {
+	return &Error{File: w.file, Line: line, Key: key, Err: err}
+}
