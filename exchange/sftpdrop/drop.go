@@ -1,0 +1,287 @@
+// Package sftpdrop moves bundle files to and from a partner's SFTP drop
+// folder over SSH, with strict host key checking, bounded waits, uploads
+// under hidden temporary names and defensive listings.
+package sftpdrop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"path"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// MaxEntries caps the entries List returns.
+const MaxEntries = 10000
+
+// maxSkipped caps the skipped names List reports one by one.
+const maxSkipped = 100
+
+// Drop is a logged-in SFTP session. Its methods may be called from several
+// goroutines. Once an operation stalls past the timeout or its context is
+// cancelled, the connection is closed and every later call fails: dial again.
+type Drop struct {
+	addr        string
+	hostKey     string
+	timeout     time.Duration
+	conn        net.Conn
+	ssh         *ssh.Client
+	sftp        *sftp.Client
+	posixRename bool
+
+	stop      chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	failure error // why the connection was closed under us
+}
+
+// HostKey returns the SHA256 fingerprint ("SHA256:...") of the server's host key.
+func (d *Drop) HostKey() string { return d.hostKey }
+
+// Address returns the server address dialled (host:port).
+func (d *Drop) Address() string { return d.addr }
+
+// Close ends the session and the connection.
+func (d *Drop) Close() error {
+	var err error
+	d.closeOnce.Do(func() {
+		close(d.stop)
+		if d.sftp != nil {
+			d.sftp.Close()
+		}
+		err = d.ssh.Close()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	})
+	return err
+}
+
+// fail records why the connection is being torn down and closes it.
+func (d *Drop) fail(err error) {
+	d.mu.Lock()
+	if d.failure == nil {
+		d.failure = err
+	}
+	d.mu.Unlock()
+	d.conn.Close()
+}
+
+// failed returns the reason recorded by fail, or nil.
+func (d *Drop) failed() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failure
+}
+
+// do runs fn as operation op on path under a watchdog: if fn makes no
+// progress (calls to kick) for the timeout, or ctx ends, the connection is
+// closed so fn returns. Errors name the operation, path and server.
+func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error) error {
+	if err := d.failed(); err != nil {
+		return fmt.Errorf("sftp %s %s on %s: connection already closed: %w", op, p, d.addr, err)
+	}
+	timer := time.AfterFunc(d.timeout, func() {
+		d.fail(fmt.Errorf("no response within %s: %w", d.timeout, ErrTimeout))
+	})
+	stopCtx := context.AfterFunc(ctx, func() { d.fail(context.Cause(ctx)) })
+	err := fn(func() { timer.Reset(d.timeout) })
+	timer.Stop()
+	stopCtx()
+	if err == nil {
+		return nil
+	}
+	if cause := d.failed(); cause != nil {
+		return fmt.Errorf("sftp %s %s on %s: %w (%v)", op, p, d.addr, cause, err)
+	}
+	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, err)
+}
+
+// keepalive sends keepalive@openssh.com every timeout/2 and closes the
+// connection when one is not answered within the timeout.
+func (d *Drop) keepalive() {
+	ticker := time.NewTicker(d.timeout / 2)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-ticker.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := d.ssh.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case <-d.stop:
+			return
+		case err := <-answered:
+			if err != nil {
+				d.fail(fmt.Errorf("keepalive failed: %w", err))
+				return
+			}
+		case <-time.After(d.timeout):
+			d.fail(fmt.Errorf("keepalive not answered within %s: %w", d.timeout, ErrTimeout))
+			return
+		}
+	}
+}
+
+// Entry is a bundle file waiting in a drop folder.
+type Entry struct {
+	Name    string
+	Size    int64
+	ModTime time.Time
+}
+
+// Skipped is a folder entry List refused to return, with the reason. Name is
+// the raw name from the server: print it quoted (%q).
+type Skipped struct{ Name, Reason string }
+
+// List returns the regular files in dir with final names (not starting with
+// '.', ending in .pgp or .asc), sorted by name, at most MaxEntries. Hostile
+// names, symbolic links and other non-regular final names are returned in
+// skipped with a reason, as is the cut when the listing is truncated. Hidden
+// files (uploads in progress) and other names are ignored silently.
+func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped []Skipped, err error) {
+	var infos []fs.FileInfo
+	err = d.do(ctx, "list", dir, func(func()) error {
+		var err error
+		infos, err = d.sftp.ReadDirContext(ctx, dir)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name() < infos[j].Name() })
+	for _, fi := range infos {
+		entry, reason := classify(fi)
+		switch {
+		case reason != "":
+			skipped = append(skipped, Skipped{Name: fi.Name(), Reason: reason})
+		case entry == nil:
+		case len(entries) == MaxEntries:
+			skipped = append(skipped, Skipped{Name: fi.Name(), Reason: fmt.Sprintf("listing truncated after %d files", MaxEntries)})
+		default:
+			entries = append(entries, *entry)
+		}
+	}
+	return entries, capSkipped(skipped), nil
+}
+
+// classify returns the entry for a wanted file, a reason for a refused one,
+// or neither for a name that is not ours to fetch. fi carries lstat
+// information, as SFTP READDIR does.
+func classify(fi fs.FileInfo) (*Entry, string) {
+	name := fi.Name()
+	if reason := hostileReason(name); reason != "" {
+		return nil, reason
+	}
+	if !isFinalName(name) {
+		return nil, ""
+	}
+	switch mode := fi.Mode(); {
+	case mode&fs.ModeSymlink != 0:
+		return nil, "symbolic link"
+	case !mode.IsRegular():
+		return nil, "not a regular file"
+	}
+	return &Entry{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, ""
+}
+
+// capSkipped keeps the first maxSkipped reports and summarises the rest.
+func capSkipped(skipped []Skipped) []Skipped {
+	if len(skipped) <= maxSkipped {
+		return skipped
+	}
+	more := len(skipped) - maxSkipped
+	return append(skipped[:maxSkipped:maxSkipped], Skipped{Reason: fmt.Sprintf("%d more skipped entries not listed", more)})
+}
+
+// Download copies dir/name into w using concurrent reads and returns the
+// byte count, which must equal the remote file's size (else ErrSize).
+func (d *Drop) Download(ctx context.Context, dir, name string, w io.Writer) (int64, error) {
+	p := path.Join(dir, name)
+	var n int64
+	err := d.do(ctx, "download", p, func(kick func()) error {
+		fi, err := d.sftp.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+		}
+		f, err := d.sftp.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		n, err = f.WriteTo(progress{w, kick})
+		if err == nil && n != fi.Size() {
+			err = fmt.Errorf("received %d bytes of a %d-byte file: %w", n, fi.Size(), ErrSize)
+		}
+		return err
+	})
+	return n, err
+}
+
+// progress kicks the watchdog on every write.
+type progress struct {
+	w    io.Writer
+	kick func()
+}
+
+// Write passes p on and records progress.
+func (p progress) Write(b []byte) (int, error) {
+	p.kick()
+	return p.w.Write(b)
+}
+
+// Remove deletes the file at p; a file that does not exist is not an error.
+func (d *Drop) Remove(p string) error {
+	err := d.do(context.Background(), "remove", p, func(func()) error {
+		return d.sftp.Remove(p)
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Rename moves oldpath to newpath, replacing it atomically when the server
+// has posix-rename@openssh.com; otherwise a plain rename, which fails on
+// most servers when newpath exists.
+func (d *Drop) Rename(oldpath, newpath string) error {
+	return d.do(context.Background(), "rename", oldpath, func(func()) error {
+		return d.rename(oldpath, newpath)
+	})
+}
+
+// rename picks posix-rename when available.
+func (d *Drop) rename(oldpath, newpath string) error {
+	if d.posixRename {
+		return d.sftp.PosixRename(oldpath, newpath)
+	}
+	return d.sftp.Rename(oldpath, newpath)
+}
+
+// Stat returns the attributes of p (following symbolic links).
+func (d *Drop) Stat(p string) (fs.FileInfo, error) {
+	var fi fs.FileInfo
+	err := d.do(context.Background(), "stat", p, func(func()) error {
+		var err error
+		fi, err = d.sftp.Stat(p)
+		return err
+	})
+	return fi, err
+}

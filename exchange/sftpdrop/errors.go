@@ -1,0 +1,109 @@
+package sftpdrop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrHostKey: the server's host key is unknown or does not match known_hosts. Never retried.
+	ErrHostKey = errors.New("sftp host key not trusted")
+	// ErrAuth: the server refused our key. Never retried.
+	ErrAuth = errors.New("sftp login refused")
+	// ErrConfig: the key file or known_hosts file cannot be used. Never retried.
+	ErrConfig = errors.New("sftp configuration unusable")
+	// ErrName: a file name given to Create is not a safe final name. Never retried.
+	ErrName = errors.New("unsafe drop file name")
+	// ErrTimeout: the server made no progress within Config.Timeout; the connection was closed.
+	ErrTimeout = errors.New("sftp server stalled")
+	// ErrSize: the byte count transferred differs from the expected or remote size.
+	ErrSize = errors.New("sftp transfer size mismatch")
+)
+
+// HostKeyError explains a host key that known_hosts does not vouch for. It
+// matches ErrHostKey with errors.Is.
+type HostKeyError struct {
+	Address    string        // address dialled, host:port
+	KnownHosts string        // known_hosts file consulted
+	Key        ssh.PublicKey // key the server offered; nil if it could not be obtained
+	Want       []string      // key types known_hosts lists for the address; empty when the host is unknown
+	Revoked    bool          // known_hosts marks Key as @revoked
+	Err        error         // underlying knownhosts or handshake error
+}
+
+// Fingerprint returns the SHA256 fingerprint of the server's key ("" if unknown).
+func (e *HostKeyError) Fingerprint() string {
+	if e.Key == nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(e.Key)
+}
+
+// Line returns the known_hosts line that would trust the server's key ("" if unknown).
+func (e *HostKeyError) Line() string {
+	if e.Key == nil {
+		return ""
+	}
+	return knownhosts.Line([]string{e.Address}, e.Key)
+}
+
+// Error says what was offered, what known_hosts holds and how to fix it.
+func (e *HostKeyError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.Revoked:
+		fmt.Fprintf(&b, "host key of %s is marked @revoked in %s", e.Address, e.KnownHosts)
+	case len(e.Want) == 0:
+		fmt.Fprintf(&b, "host key of %s is not in known_hosts file %s", e.Address, e.KnownHosts)
+	default:
+		fmt.Fprintf(&b, "host key of %s does NOT match known_hosts file %s, which lists %s for it (possible man-in-the-middle attack)",
+			e.Address, e.KnownHosts, strings.Join(e.Want, ", "))
+	}
+	if e.Key == nil {
+		fmt.Fprintf(&b, "; the server's key could not be read (%v)", e.Err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "; the server offered %s key %s", e.Key.Type(), e.Fingerprint())
+	if !e.Revoked {
+		fmt.Fprintf(&b, "; only if the partner confirms that fingerprint, add this line to %s: %s", e.KnownHosts, e.Line())
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrHostKey.
+func (e *HostKeyError) Is(target error) bool { return target == ErrHostKey }
+
+// Unwrap returns the underlying error.
+func (e *HostKeyError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err must not be retried: host key and login
+// failures, unusable configuration, permission denied, a missing file or
+// folder (a configuration error), and a cancelled context.
+func IsPermanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, target := range []error{
+		ErrHostKey, ErrAuth, ErrConfig, ErrName,
+		fs.ErrPermission, fs.ErrNotExist,
+		context.Canceled, context.DeadlineExceeded,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var se *sftp.StatusError
+	if errors.As(err, &se) {
+		code := se.FxCode()
+		return code == sftp.ErrSSHFxPermissionDenied || code == sftp.ErrSSHFxNoSuchFile
+	}
+	return false
+}

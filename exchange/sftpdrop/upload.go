@@ -1,0 +1,161 @@
+package sftpdrop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+
+	"github.com/pkg/sftp"
+)
+
+// uploadBuffer is how much Upload gathers before sending it as concurrent
+// 32 KiB write requests.
+const uploadBuffer = 1 << 20
+
+// Upload is a file being written to dir/.<name>.part. Nothing appears under
+// the final name until Commit. After any error the upload is spoiled (a
+// failed concurrent write may leave a hole): the caller must Abort it.
+type Upload struct {
+	d           *Drop
+	part, final string
+	f           *sftp.File
+	buf         []byte
+	written     int64
+	err         error // first error; returned by every later call
+}
+
+// Create opens dir/.<name>.part for writing (created or truncated). name
+// must be a safe final name (no slashes, not hidden, ending .pgp or .asc),
+// else the error wraps ErrName.
+func (d *Drop) Create(dir, name string) (*Upload, error) {
+	if reason := hostileReason(name); reason != "" || !isFinalName(name) {
+		if reason == "" {
+			reason = "not a final bundle name (hidden, or not .pgp/.asc)"
+		}
+		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, ErrName)
+	}
+	u := &Upload{d: d, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
+	err := d.do(context.Background(), "create", u.part, func(func()) error {
+		var err error
+		u.f, err = d.sftp.OpenFile(u.part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.buf = make([]byte, 0, uploadBuffer)
+	return u, nil
+}
+
+// Name returns the final remote path (dir/name).
+func (u *Upload) Name() string { return u.final }
+
+// Write buffers p and sends full buffers to the server.
+func (u *Upload) Write(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		c := copy(u.buf[len(u.buf):cap(u.buf)], p)
+		u.buf, p = u.buf[:len(u.buf)+c], p[c:]
+		if len(u.buf) == cap(u.buf) {
+			if err := u.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush sends the buffer as concurrent write requests.
+func (u *Upload) flush() error {
+	if len(u.buf) == 0 {
+		return nil
+	}
+	u.err = u.d.do(context.Background(), "write", u.part, func(func()) error {
+		n, err := u.f.Write(u.buf)
+		u.written += int64(n)
+		return err
+	})
+	u.buf = u.buf[:0]
+	return u.err
+}
+
+// Close sends what is buffered and closes the remote file. It is called by
+// Commit; calling it again does nothing.
+func (u *Upload) Close() error {
+	if u.f == nil {
+		return u.err
+	}
+	u.flush()
+	f := u.f
+	u.f = nil
+	err := u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
+	if u.err == nil {
+		u.err = err
+	}
+	return u.err
+}
+
+// Commit closes the file, checks that the remote .part holds exactly size
+// bytes (else ErrSize), then renames it to the final name: atomically
+// replacing with posix-rename@openssh.com when the server has it, else a
+// plain rename. If the rename fails but the final name already holds a file
+// of that size (a retried commit whose first reply was lost, or a server
+// refusing to overwrite), the upload counts as done and the .part is removed.
+func (u *Upload) Commit(size int64) error {
+	if err := u.Close(); err != nil {
+		return err
+	}
+	if u.written != size {
+		u.err = fmt.Errorf("upload %s: wrote %d bytes, expected %d: %w", u.final, u.written, size, ErrSize)
+		return u.err
+	}
+	return u.d.do(context.Background(), "commit", u.final, func(func()) error {
+		fi, err := u.d.sftp.Stat(u.part)
+		if errors.Is(err, fs.ErrNotExist) {
+			return u.alreadyDone(size, err)
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Size() != size {
+			return fmt.Errorf("%s holds %d bytes, expected %d: %w", u.part, fi.Size(), size, ErrSize)
+		}
+		if err := u.d.rename(u.part, u.final); err != nil {
+			return u.alreadyDone(size, err)
+		}
+		return nil
+	})
+}
+
+// alreadyDone returns nil (removing a leftover .part) when the final name
+// already holds size bytes, else renameErr.
+func (u *Upload) alreadyDone(size int64, renameErr error) error {
+	fi, err := u.d.sftp.Stat(u.final)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return fmt.Errorf("rename to final name: %w", renameErr)
+	}
+	if err := u.d.sftp.Remove(u.part); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove leftover %s: %w", u.part, err)
+	}
+	return nil
+}
+
+// Abort closes the file if needed and removes the .part; a .part already
+// gone is not an error.
+func (u *Upload) Abort() error {
+	if u.f != nil {
+		f := u.f
+		u.f = nil
+		u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
+	}
+	if u.err == nil {
+		u.err = fmt.Errorf("upload %s aborted", u.final)
+	}
+	return u.d.Remove(u.part)
+}
