@@ -143,7 +143,7 @@ func (s *nameSet) claim(name string, dir, explicit bool) error {
 		}
 		return s.onDir(name)
 	case c.name != name:
-		return fmt.Errorf("%q collides with %q (the same name after case folding and NFC normalisation)", name, c.name)
+		return fmt.Errorf("%+q collides with %+q (the same name after case folding and NFC normalisation)", name, c.name)
 	case c.dir != dir:
 		return fmt.Errorf("%q is both a file and a folder", name)
 	case !dir || explicit && c.explicit:

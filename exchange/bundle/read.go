@@ -237,7 +237,7 @@ func (x *extractor) entry(hdr *tar.Header) error {
 // folder's trailing slash), or why the entry is not allowed.
 func entryName(hdr *tar.Header) (string, error) {
 	if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir {
-		return "", fmt.Errorf("is a %s, not a regular file or folder", typeName(hdr.Typeflag))
+		return "", fmt.Errorf("is %s, not a regular file or folder", typeName(hdr.Typeflag))
 	}
 	for k := range hdr.PAXRecords {
 		if strings.HasPrefix(k, "GNU.sparse.") {
@@ -261,25 +261,25 @@ func entryName(hdr *tar.Header) (string, error) {
 	return name, nil
 }
 
-// typeName names a tar type flag for error messages.
+// typeName names a tar type flag, with an article, for error messages.
 func typeName(flag byte) string {
 	switch flag {
 	case tar.TypeSymlink:
-		return "symbolic link"
+		return "a symbolic link"
 	case tar.TypeLink:
-		return "hard link"
+		return "a hard link"
 	case tar.TypeChar:
-		return "character device"
+		return "a character device"
 	case tar.TypeBlock:
-		return "block device"
+		return "a block device"
 	case tar.TypeFifo:
-		return "named pipe"
+		return "a named pipe"
 	case tar.TypeXGlobalHeader:
-		return "pax global header"
+		return "a pax global header"
 	case tar.TypeGNUSparse:
-		return "GNU sparse file"
+		return "a GNU sparse file"
 	}
-	return fmt.Sprintf("entry of type %q", flag)
+	return fmt.Sprintf("an entry of type %q", flag)
 }
 
 // claim records a path, creating the folders it implies (and the folder itself if dir).
