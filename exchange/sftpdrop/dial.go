@@ -128,10 +128,19 @@ func knownTypes(check ssh.HostKeyCallback, address string) []string {
 	return types
 }
 
-// algorithmsFor maps key types to host key signature algorithms. RSA keys
-// sign with SHA-2 only. Nil (the library's defaults) when the host is
-// unknown, so that the error can show the server's key.
+// unknownHostAlgorithms are offered to a host known_hosts does not list, so
+// that the error shows its best key: the library's default prefers RSA.
+var unknownHostAlgorithms = []string{
+	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+}
+
+// algorithmsFor maps key types to host key signature algorithms; RSA keys
+// sign with SHA-2 only.
 func algorithmsFor(types []string) []string {
+	if len(types) == 0 {
+		return unknownHostAlgorithms
+	}
 	var algos []string
 	for _, t := range types {
 		if t == ssh.KeyAlgoRSA {
