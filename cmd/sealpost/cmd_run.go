@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func cmdRun(e *env, args []string) error {
+	fs := e.newFlags("run", "run [--partner P] [--push-only | --pull-only]",
+		"  sealpost run                      # push and pull every partner once (for system cron)\n"+
+			"  sealpost run --partner uk-hmrc --pull-only")
+	partner := fs.String("partner", "", "only this partner")
+	pushOnly := fs.Bool("push-only", false, "only push (outbox → partner)")
+	pullOnly := fs.Bool("pull-only", false, "only pull (partner → inbox), and send the receipts it owes")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("run takes no arguments, got %q", rest[0])
+	}
+	if *pushOnly && *pullOnly {
+		return usagef("--push-only and --pull-only exclude each other")
+	}
+	eng, err := e.engine()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	results, err := eng.Run(ctx, runOptions(*partner, *pushOnly, *pullOnly))
+	for _, r := range results {
+		state := "ok"
+		if r.Err != nil {
+			state = "FAILED"
+		}
+		fmt.Fprintf(e.stdout, "%-12s %-6s pushed %d, filed %d, refused %d, receipts %d, failed %d\n",
+			r.Partner, state, r.Pushed, r.Filed, r.Refused, r.Receipts, r.Failed)
+	}
+	if err == nil && refusedAny(results) {
+		return &failedError{"some bundles were refused and quarantined; see 'sealpost status'"}
+	}
+	return err
+}

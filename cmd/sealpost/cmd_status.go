@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sealpost/sealpost/exchange"
+)
+
+func cmdStatus(e *env, args []string) error {
+	fs := e.newFlags("status", "status [--partner P] [--json]",
+		"  sealpost status\n  sealpost status --partner uk-hmrc --json | jq .")
+	partner := fs.String("partner", "", "only this partner")
+	asJSON := fs.Bool("json", false, "print JSON")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("status takes no arguments, got %q", rest[0])
+	}
+	eng, err := e.engine()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	sts, err := eng.Status(*partner)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sts)
+	}
+	for _, st := range sts {
+		printStatus(e.stdout, st)
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, st exchange.PartnerStatus) {
+	fmt.Fprintf(w, "%s\n", st.Partner)
+	fmt.Fprintf(w, "  outbox %d   in flight %d   receipts owed %d   inbox %d   quarantine %d   failed %d\n",
+		st.Outbox, st.InFlight, st.ReceiptsOwed, st.Inbox, st.Quarantine, st.Failed)
+	fmt.Fprintf(w, "  last push  %s\n  last pull  %s\n", when(st.LastPush), when(st.LastPull))
+	if st.LastError != "" {
+		fmt.Fprintf(w, "  last error %s\n", st.LastError)
+	}
+	printPending(w, "awaiting receipt", st.AwaitingReceipt)
+	printPending(w, "awaiting response", st.AwaitingResponse)
+}
+
+func printPending(w io.Writer, title string, ps []exchange.Pending) {
+	overdue := 0
+	for _, p := range ps {
+		if p.Overdue {
+			overdue++
+		}
+	}
+	fmt.Fprintf(w, "  %s: %d (%d overdue)\n", title, len(ps), overdue)
+	for _, p := range ps {
+		mark := ""
+		if p.Overdue {
+			mark = "  OVERDUE since " + p.Due.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "    %s %-8s %-20s sent %s%s\n", p.Bundle, p.Kind, p.Reference, p.Sent.UTC().Format(time.RFC3339), mark)
+	}
+}
+
+func when(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339) + " (" + time.Since(*t).Round(time.Second).String() + " ago)"
+}

@@ -1,0 +1,263 @@
+// Command sealpost exchanges signed and encrypted file bundles with partner
+// organisations over SFTP, on a schedule, with a tamper-evident log.
+//
+// This file wires the command line: it parses the global flags, calls one
+// command, and is the only place that turns errors into exit statuses
+// (SPEC §4).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
+)
+
+// Exit statuses (SPEC §4).
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+	exitLocked = 3
+)
+
+// usageError is a command line that cannot be run: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// failedError reports that a command ran but found something wrong (a
+// refused bundle, a broken log chain): exit 1, message already printed.
+type failedError struct{ msg string }
+
+func (e *failedError) Error() string { return e.msg }
+
+// env is what every command gets: the global flags and the output streams.
+type env struct {
+	configPath string
+	logFormat  string
+	verbose    bool
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "one exchange cycle now", cmdRun},
+		{"daemon", "run on the schedules until SIGINT/SIGTERM (SIGHUP reloads)", cmdDaemon},
+		{"send", "queue PATHs as one bundle for a partner", cmdSend},
+		{"status", "queues, last success, bundles awaiting receipts and responses", cmdStatus},
+		{"audit", "verify the exchange log (audit verify)", cmdAudit},
+		{"bundle", "seal or open a bundle file without transfer", cmdBundle},
+		{"keys", "generate or inspect OpenPGP keys", cmdKeys},
+		{"demo", "a full exchange with a built-in loopback partner", cmdDemo},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns its exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("sealpost", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&e.configPath, "config", "", "configuration file (default $SEALPOST_CONFIG, then ./sealpost.yaml)")
+	fs.StringVar(&e.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.BoolVar(&e.verbose, "v", false, "verbose: log every step")
+	fs.Usage = func() { printUsage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		printUsage(stderr)
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	for _, c := range commands() {
+		if c.name == name {
+			return report(stderr, c.run(e, fs.Args()[1:]))
+		}
+	}
+	if name == "help" {
+		printUsage(stdout)
+		return exitOK
+	}
+	return report(stderr, usagef("unknown command %q; run 'sealpost help' for the list", name))
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: sealpost [--config FILE] [--log-format text|json] [-v] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'sealpost COMMAND --help' for a command's flags and examples.")
+}
+
+// report prints err as one sentence (and a hint where one helps) and
+// returns the exit status it maps to.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var fe *failedError
+	if errors.As(err, &fe) {
+		if fe.msg != "" {
+			fmt.Fprintf(stderr, "sealpost: error: %s\n", fe.msg)
+		}
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "sealpost: error: %s\n", oneLine(err.Error()))
+	if h := hint(err); h != "" {
+		fmt.Fprintf(stderr, "sealpost: hint: %s\n", h)
+	}
+	return exitCode(err)
+}
+
+// exitCode maps an error to its exit status (SPEC §4).
+func exitCode(err error) int {
+	var ue *usageError
+	var ce *config.Error
+	var ee *exchange.ConfigError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ee):
+		return exitUsage
+	case onlyLocked(err):
+		return exitLocked
+	}
+	return exitFailed
+}
+
+// onlyLocked reports whether every error joined in err is ErrLocked.
+func onlyLocked(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyLocked(e) {
+				return false
+			}
+		}
+		return len(j.Unwrap()) > 0
+	}
+	return errors.Is(err, exchange.ErrLocked)
+}
+
+// hint suggests a fix for errors whose cure is known.
+func hint(err error) string {
+	var ue *usageError
+	switch {
+	case errors.Is(err, sftpdrop.ErrHostKey):
+		return "check the server's fingerprint with the partner by phone or another trusted channel before adding its line to known_hosts"
+	case errors.Is(err, sftpdrop.ErrAuth):
+		return "send the partner the public half of sftp.private_key and ask them to authorize it for this user"
+	case errors.Is(err, exchange.ErrLocked):
+		return "wait for the other run to finish; 'sealpost status' shows the queues"
+	case errors.As(err, &ue):
+		return "run 'sealpost help' or 'sealpost COMMAND --help'"
+	}
+	return ""
+}
+
+// oneLine folds a joined multi-error into one line per error, indented.
+func oneLine(s string) string {
+	return strings.ReplaceAll(s, "\n", "\nsealpost: error: ")
+}
+
+// loadConfig loads the configuration from --config, $SEALPOST_CONFIG or
+// ./sealpost.yaml.
+func (e *env) loadConfig() (*config.Config, error) {
+	path := e.configPath
+	if path == "" {
+		path = os.Getenv("SEALPOST_CONFIG")
+	}
+	if path == "" {
+		path = "sealpost.yaml"
+	}
+	if _, err := os.Stat(path); err != nil && e.configPath == "" && os.Getenv("SEALPOST_CONFIG") == "" {
+		return nil, &exchange.ConfigError{Err: fmt.Errorf("no configuration: ./sealpost.yaml does not exist; give --config FILE or set SEALPOST_CONFIG")}
+	}
+	return config.Load(path)
+}
+
+// logger returns the operator's log on stderr: text or JSON, info level
+// (debug with -v).
+func (e *env) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if e.verbose {
+		opts.Level = slog.LevelDebug
+	}
+	if e.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+// engine loads the configuration and starts the engine.
+func (e *env) engine() (*exchange.Engine, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return exchange.New(cfg, e.logger())
+}
+
+// newFlags makes a subcommand's flag set whose --help prints usage and
+// examples.
+func (e *env) newFlags(name, usage, examples string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: sealpost %s\n\nflags:\n", usage)
+		fs.PrintDefaults()
+		if examples != "" {
+			fmt.Fprintf(e.stderr, "\nexamples:\n%s\n", examples)
+		}
+	}
+	return fs
+}
+
+// parse parses a subcommand's flags, allowing flags after the positional
+// arguments too ("send a.pdf --to uk-hmrc").
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,196 @@
+// Package exchange is sealpost's engine: it pushes what operators queue for a
+// partner (outbox → sealed bundle → the partner's SFTP drop), pulls what the
+// partner left for us (drop → verified bundle → inbox or quarantine),
+// answers each bundle with a signed receipt, recovers half-done work after a
+// crash, and records every step in the exchange log.
+//
+// The folders under state_dir are the state. Every step leaves either the
+// old state or the new one on disk (temporary name, fsync, rename), and each
+// run first finishes whatever an earlier, interrupted run left in work/.
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+// Engine runs exchanges for the partners of one configuration.
+type Engine struct {
+	cfg  *config.Config
+	dirs layout
+	Keys
+	log    *audit.Log
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// ConfigError marks an error in the configuration or in a file it names
+// (a key that does not load, a partner that does not exist): nothing was
+// done, and the command line exits 2.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// New loads our key and every partner's keys, creates the state folders and
+// opens the exchange log. Errors about keys are *ConfigError.
+func New(cfg *config.Config, logger *slog.Logger) (*Engine, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, dirs: layout{root: cfg.StateDir}, logger: logger, now: time.Now}
+	var err error
+	if e.Keys, err = LoadKeys(cfg); err != nil {
+		return nil, err
+	}
+	for _, id := range cfg.PartnerIDs() {
+		for _, d := range e.dirs.partnerDirs(id) {
+			if err := fsx.MkdirAll(d, 0o700); err != nil {
+				return nil, fmt.Errorf("create state folder %s: %w", d, err)
+			}
+		}
+	}
+	if e.log, err = audit.Open(e.dirs.audit()); err != nil {
+		return nil, fmt.Errorf("open exchange log in %s: %w", e.dirs.audit(), err)
+	}
+	return e, nil
+}
+
+// Close closes the exchange log.
+func (e *Engine) Close() error { return e.log.Close() }
+
+// Config returns the configuration the engine runs with.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+// Keys are our own key and every partner's pinned keys.
+type Keys struct {
+	Self  *crypto.Self
+	Peers map[string]*crypto.Peer
+}
+
+// LoadKeys loads our key (with its passphrase) and each partner's keys,
+// refusing a partner key file that holds none of its pinned fingerprints.
+// Errors are *ConfigError naming the key and file.
+func LoadKeys(cfg *config.Config) (Keys, error) {
+	k := Keys{Peers: map[string]*crypto.Peer{}}
+	pass, err := cfg.Identity.Passphrase()
+	if err != nil {
+		return k, &ConfigError{err}
+	}
+	if k.Self, err = crypto.LoadSelf(cfg.Identity.PrivateKey, pass); err != nil {
+		return k, &ConfigError{fmt.Errorf("identity.private_key: %w", err)}
+	}
+	for _, id := range cfg.PartnerIDs() {
+		p := cfg.Partners[id]
+		if k.Peers[id], err = crypto.LoadPeer(p.PublicKey, p.Fingerprints); err != nil {
+			return k, &ConfigError{fmt.Errorf("partners.%s.public_key: %w", id, err)}
+		}
+	}
+	return k, nil
+}
+
+// RunOptions selects what one cycle does.
+type RunOptions struct {
+	Partner  string // "" means every partner
+	PushOnly bool
+	PullOnly bool
+}
+
+// Result counts what one partner's cycle did.
+type Result struct {
+	Partner  string
+	Pushed   int // bundles uploaded (receipts included)
+	Filed    int // bundles filed in the inbox
+	Refused  int // bundles quarantined
+	Receipts int // receipts received
+	Failed   int // outbox items moved to failed/
+	Err      error
+}
+
+// Run performs one exchange cycle for each selected partner, one after the
+// other. A partner whose lock is held by another run is skipped with
+// ErrLocked. The returned error joins every partner's error.
+func (e *Engine) Run(ctx context.Context, opt RunOptions) ([]Result, error) {
+	ids := e.cfg.PartnerIDs()
+	if opt.Partner != "" {
+		if _, err := e.cfg.Partner(opt.Partner); err != nil {
+			return nil, &ConfigError{err}
+		}
+		ids = []string{opt.Partner}
+	}
+	var results []Result
+	var errs []error
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
+		}
+		r := e.RunPartner(ctx, id, !opt.PullOnly, !opt.PushOnly)
+		results = append(results, r)
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// RunPartner runs one cycle for one partner under its lock: recovery of
+// half-done work, then pull (when pull is set), then push (outbox items when
+// push is set; receipts owed are always pushed).
+func (e *Engine) RunPartner(ctx context.Context, partner string, push, pull bool) Result {
+	res := Result{Partner: partner}
+	lock, err := acquireLock(e.dirs.lock(partner), partner)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer lock.release()
+	r := &partnerRun{e: e, id: partner, p: e.cfg.Partners[partner], peer: e.Peers[partner], res: &res}
+	defer r.close()
+	res.Err = r.cycle(ctx, push, pull)
+	return res
+}
+
+func (e *Engine) partnerIDsOr(partner string) ([]string, error) {
+	if partner == "" {
+		return e.cfg.PartnerIDs(), nil
+	}
+	if _, err := e.cfg.Partner(partner); err != nil {
+		return nil, &ConfigError{err}
+	}
+	return []string{partner}, nil
+}
+
+// isDir reports whether path exists and is a folder.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// exists reports whether path exists (without following a final link).
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// logged reports whether the exchange log holds an ok record of event for
+// the partner's bundle. It reads the whole log, so only recovery uses it:
+// to tell whether an interrupted run recorded its last step.
+func (e *Engine) logged(event, partner, bundleID string) bool {
+	found := false
+	audit.Scan(e.dirs.audit(), func(rec audit.Record) error {
+		if rec.Event == event && rec.Partner == partner && rec.Bundle == bundleID && rec.Outcome == "ok" {
+			found = true
+		}
+		return nil
+	})
+	return found
+}

@@ -1,0 +1,116 @@
+package exchange
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+// SealFile seals the request's PATHs into one bundle file for its partner,
+// without any transfer (`sealpost bundle seal`). out "" means the bundle's
+// own file name in the current folder. It returns the manifest and the
+// path written.
+func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string) (*bundle.Manifest, string, error) {
+	p, err := cfg.Partner(req.To)
+	if err != nil {
+		return nil, "", &ConfigError{err}
+	}
+	srcs, err := bundle.SourcesForPaths(req.Paths)
+	if err != nil {
+		return nil, "", &ConfigError{err}
+	}
+	m := &bundle.Manifest{Format: bundle.Format, ID: bundle.NewID(), Kind: bundle.KindRequest,
+		Sender: cfg.Identity.ID, Recipient: p.ID, Created: time.Now().UTC().Truncate(time.Second),
+		Reference: req.Reference, InReplyTo: req.ReplyTo, Files: []bundle.File{}}
+	if m.InReplyTo != "" {
+		m.Kind = bundle.KindResponse
+	}
+	if m.Reference == "" && len(req.Paths) > 0 {
+		m.Reference = filepath.Base(req.Paths[0])
+	}
+	if out == "" {
+		out = bundle.FileName(m, p.PGP.Armor)
+	}
+	f, err := fsx.CreateTemp(out, 0o600)
+	if err != nil {
+		return nil, "", fmt.Errorf("create %s: %w", out, err)
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	if err := sealBundle(w, keys.Self, keys.Peers[p.ID], p, m, srcs, nil); err != nil {
+		f.Abort()
+		return nil, "", err
+	}
+	if err := w.Flush(); err != nil {
+		f.Abort()
+		return nil, "", fmt.Errorf("write %s: %w", out, err)
+	}
+	return m, out, f.Commit()
+}
+
+// OpenFile verifies a bundle file from partner `from` and unpacks it into
+// dir (created if missing, and must be empty), without any transfer
+// (`sealpost bundle open`). from "" takes the sender from the file's name.
+// On any failure dir is left empty.
+func OpenFile(cfg *config.Config, keys Keys, path, from, dir string) (*bundle.Manifest, error) {
+	if from == "" {
+		sender, _, _, _, _, ok := bundle.ParseFileName(filepath.Base(path))
+		if !ok {
+			return nil, &ConfigError{fmt.Errorf("%s: the file name does not say who sent it; give --from PARTNER", path)}
+		}
+		from = sender
+	}
+	p, err := cfg.Partner(from)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := fsx.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+		return nil, &ConfigError{fmt.Errorf("output folder %s is not empty", dir)}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	defer f.Close()
+	msg, err := crypto.Open(bufio.NewReaderSize(f, 256<<10), keys.Self, keys.Peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
+	if err == nil {
+		var m *bundle.Manifest
+		m, err = bundle.Read(msg, dir, bundle.Limits{MaxBytes: p.Limits.MaxBytes, MaxFiles: p.Limits.MaxFiles},
+			bundle.Expect{Sender: p.ID, Recipient: cfg.Identity.ID})
+		if err == nil {
+			return m, nil
+		}
+	}
+	clearDir(dir)
+	if code := refusalCode(err); code != "" {
+		return nil, &RefusedError{Code: code, Err: fmt.Errorf("%s: %w", path, err)}
+	}
+	return nil, err
+}
+
+// RefusedError is a bundle that failed verification; Code is its receipt
+// code (SPEC §2).
+type RefusedError struct {
+	Code string
+	Err  error
+}
+
+func (e *RefusedError) Error() string { return fmt.Sprintf("bundle refused (%s): %v", e.Code, e.Err) }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// clearDir removes everything inside dir.
+func clearDir(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, de := range ents {
+		os.RemoveAll(filepath.Join(dir, de.Name()))
+	}
+}

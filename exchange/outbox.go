@@ -1,0 +1,240 @@
+package exchange
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+// readyMarker in an outbox folder says the folder is complete: it is
+// picked up without waiting for the settle time.
+const readyMarker = "READY"
+
+// claimMeta is the intent recorded in work/<p>/out/<id>/meta.json once an
+// outbox item or an owed receipt is claimed: what bundle it becomes.
+type claimMeta struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Reference string          `json:"reference"`
+	InReplyTo string          `json:"in_reply_to"`
+	Created   time.Time       `json:"created"`
+	Item      string          `json:"item,omitempty"` // the outbox item's name, under item/
+	Receipt   *bundle.Receipt `json:"receipt,omitempty"`
+}
+
+// hiddenName reports whether an outbox name is never picked up (SPEC §3).
+func hiddenName(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".tmp")
+}
+
+// claimOutbox moves every settled item of the partner's outbox into its own
+// claim folder, and every unsafe one (a link, a special file) to failed/.
+func (r *partnerRun) claimOutbox() error {
+	dir := r.e.dirs.outbox(r.id)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read outbox %s: %w", dir, err)
+	}
+	now := r.e.now()
+	for _, de := range entries {
+		name := de.Name()
+		if hiddenName(name) || strings.HasSuffix(name, ".reason.json") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if reason := unsafeEntry(fi); reason != "" {
+			if err := r.fail(path, name, reason); err != nil {
+				return err
+			}
+			continue
+		}
+		if !settled(path, fi, now, r.p.Settle) {
+			continue
+		}
+		if err := r.claimItem(path, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unsafeEntry says why an outbox entry must never be read, or "".
+func unsafeEntry(fi fs.FileInfo) string {
+	switch m := fi.Mode(); {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic links are never followed or sent"
+	case m.IsDir():
+		return ""
+	case !m.IsRegular():
+		return "special files (devices, pipes, sockets) are never sent"
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		return "a file with several hard links may change under another name; copy it instead"
+	}
+	return ""
+}
+
+// settled reports whether an outbox item has stayed unchanged for settle
+// (a folder: every entry in it), or is a folder holding READY.
+func settled(path string, fi fs.FileInfo, now time.Time, settle time.Duration) bool {
+	if !fi.IsDir() {
+		return now.Sub(fi.ModTime()) >= settle
+	}
+	if exists(filepath.Join(path, readyMarker)) {
+		return true
+	}
+	newest := fi.ModTime()
+	filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+		return nil
+	})
+	return now.Sub(newest) >= settle
+}
+
+// claimItem renames an outbox item into work/<p>/out/<id>/item/ and records
+// what bundle it becomes. The rename is the claim: an item is either in
+// the outbox or in exactly one claim folder.
+func (r *partnerRun) claimItem(path, name string) error {
+	id := bundle.NewID()
+	claim := filepath.Join(r.e.dirs.workOut(r.id), id)
+	if err := fsx.MkdirAll(filepath.Join(claim, "item"), 0o700); err != nil {
+		return fmt.Errorf("claim outbox item %s: %w", path, err)
+	}
+	if err := fsx.Rename(path, filepath.Join(claim, "item", name)); err != nil {
+		os.RemoveAll(claim)
+		return fmt.Errorf("claim outbox item %s: %w", path, err)
+	}
+	crashpoint("push.claimed")
+	return r.writeItemMeta(claim, id, name)
+}
+
+// writeItemMeta records the intent for a claimed outbox item: its kind,
+// reference and reply-to come from its bundle.yaml, if any.
+func (r *partnerRun) writeItemMeta(claim, id, name string) error {
+	m := claimMeta{ID: id, Kind: bundle.KindRequest, Reference: name, Created: r.e.now().UTC().Truncate(time.Second), Item: name}
+	item := filepath.Join(claim, "item", name)
+	if fi, err := os.Lstat(item); err == nil && fi.IsDir() {
+		ref, reply, err := bundle.ReadItemMeta(item)
+		if err != nil {
+			return r.failClaim(claim, name, err.Error())
+		}
+		if ref != "" {
+			m.Reference = ref
+		}
+		m.InReplyTo = reply
+	}
+	if m.InReplyTo != "" {
+		m.Kind = bundle.KindResponse
+	}
+	return writeJSON(filepath.Join(claim, "meta.json"), m)
+}
+
+// fail moves an outbox entry that can never be sent to failed/<p>/ with a
+// <name>.reason.json beside it, and logs it.
+func (r *partnerRun) fail(path, name, reason string) error {
+	dst := uniquePath(r.e.dirs.failed(r.id), name)
+	rj := reasonFile{File: name, Reason: reason, Time: r.e.now().UTC()}
+	if err := writeJSON(dst+".reason.json", rj); err != nil {
+		return fmt.Errorf("record why %s failed: %w", path, err)
+	}
+	if err := fsx.Rename(path, dst); err != nil {
+		return fmt.Errorf("move %s to %s: %w", path, dst, err)
+	}
+	r.res.Failed++
+	r.e.logger.Warn("outbox item cannot be sent", "partner", r.id, "item", name, "reason", reason, "moved_to", dst)
+	return r.record(audit.Record{Event: audit.EvFailed, File: name, Outcome: "error", Error: reason}, nil)
+}
+
+// failClaim moves a claimed item to failed/ and removes its claim folder.
+func (r *partnerRun) failClaim(claim, name, reason string) error {
+	if err := r.fail(filepath.Join(claim, "item", name), name, reason); err != nil {
+		return err
+	}
+	return removeClaim(claim)
+}
+
+// removeClaim deletes a finished claim folder durably.
+func removeClaim(claim string) error {
+	if err := os.RemoveAll(claim); err != nil {
+		return fmt.Errorf("remove finished claim %s: %w", claim, err)
+	}
+	return fsx.SyncDir(filepath.Dir(claim))
+}
+
+// reasonFile is the <name>.reason.json written beside a failed or
+// quarantined file.
+type reasonFile struct {
+	File   string    `json:"file"`
+	Bundle string    `json:"bundle,omitempty"`
+	Code   string    `json:"code,omitempty"`
+	Reason string    `json:"reason"`
+	SHA256 string    `json:"sha256,omitempty"`
+	Bytes  int64     `json:"bytes,omitempty"`
+	Time   time.Time `json:"time"`
+}
+
+// writeJSON writes v as indented JSON to path atomically, mode 0600.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsx.WriteFile(path, append(data, '\n'), 0o600)
+}
+
+// readJSON reads path into v.
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	return nil
+}
+
+// uniquePath returns dir/name, or dir/name.1, .2, ... if that is taken.
+func uniquePath(dir, name string) string {
+	p := filepath.Join(dir, name)
+	for i := 1; exists(p) || exists(p+".reason.json"); i++ {
+		p = filepath.Join(dir, fmt.Sprintf("%s.%d", name, i))
+	}
+	return p
+}
+
+// claims lists the claim folders in work/<p>/out/, oldest id first.
+func (r *partnerRun) claims() ([]string, error) {
+	dir := r.e.dirs.workOut(r.id)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var out []string
+	for _, de := range entries {
+		if de.IsDir() && !strings.HasPrefix(de.Name(), ".") {
+			out = append(out, filepath.Join(dir, de.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -1,0 +1,325 @@
+package exchange
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+// pull fetches every bundle waiting on the partner's drop: each is made
+// durable on local disk, removed (or moved) on the drop, then verified and
+// filed or quarantined. A file already received is only cleaned up.
+func (r *partnerRun) pull(ctx context.Context) error {
+	var entries []sftpdrop.Entry
+	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+		var skipped []sftpdrop.Skipped
+		var err error
+		entries, skipped, err = d.List(ctx, r.p.SFTP.PullDir)
+		for _, s := range skipped {
+			r.record(audit.Record{Event: evRemoteSkipped, File: s.Name, Outcome: "rejected", Error: s.Reason}, nil)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pull %s: list %s: %w", r.id, r.p.SFTP.PullDir, err)
+	}
+	var errs []error
+	for _, ent := range entries {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		if err := r.pullOne(ctx, ent); err != nil {
+			r.e.logger.Error("pull failed", "partner", r.id, "file", ent.Name, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pullOne downloads one remote file, cleans it up on the drop, and files it.
+func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
+	if r.alreadyReceived(ent) {
+		if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
+			return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
+		}
+		return r.record(audit.Record{Event: evDuplicate, File: ent.Name, Bytes: ent.Size,
+			Detail: "already received; removed from the drop again"}, nil)
+	}
+	local := filepath.Join(r.e.dirs.workIn(r.id), ent.Name)
+	var sum string
+	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+		var err error
+		sum, err = r.download(ctx, d, ent, local)
+		return err
+	})
+	if err != nil {
+		r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name}, err)
+		return fmt.Errorf("pull %s/%s: download: %w", r.id, ent.Name, err)
+	}
+	crashpoint("pull.downloaded")
+	if err := r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name, Bytes: ent.Size, SHA256: sum}, nil); err != nil {
+		return err
+	}
+	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
+		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
+	}
+	crashpoint("pull.cleaned")
+	return r.process(ent.Name, false)
+}
+
+// alreadyReceived reports whether a remote file of that name and size was
+// received before (it is in received/ or quarantine/): its removal from the
+// drop failed or was interrupted.
+func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
+	for _, dir := range []string{r.e.dirs.received(r.id), r.e.dirs.quarantine(r.id)} {
+		if fi, err := os.Lstat(filepath.Join(dir, ent.Name)); err == nil && fi.Size() == ent.Size {
+			return true
+		}
+	}
+	return false
+}
+
+// download copies a remote file to work/<p>/in/<name> under a temporary
+// name, checks its size, fsyncs it and renames it into place. It returns
+// the SHA-256 of the bytes.
+func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry, local string) (string, error) {
+	f, err := fsx.CreateTemp(local, 0o600)
+	if err != nil {
+		return "", &localError{fmt.Errorf("create %s: %w", local, err)}
+	}
+	h := sha256.New()
+	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h))
+	if err == nil && n != ent.Size {
+		err = fmt.Errorf("downloaded %d bytes of %s, the drop listed %d", n, ent.Name, ent.Size)
+	}
+	if err == nil && n > r.p.Limits.MaxBytes+(1<<20) && r.p.PGP.Compression != "zlib" {
+		err = &localError{fmt.Errorf("%s is %d bytes, over limits.max_bytes", ent.Name, n)}
+	}
+	if err != nil {
+		f.Abort()
+		return "", err
+	}
+	if err := f.Commit(); err != nil {
+		return "", &localError{err}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// afterPull removes the remote file, or moves it to the configured folder.
+func (r *partnerRun) afterPull(d *sftpdrop.Drop, name string) error {
+	src := pathJoin(r.p.SFTP.PullDir, name)
+	if r.p.SFTP.AfterPull == "move" {
+		if _, err := d.Stat(src); err != nil {
+			return nil // moved already
+		}
+		return d.Rename(src, pathJoin(r.p.SFTP.MoveDir, name))
+	}
+	return d.Remove(src)
+}
+
+// recoverIncoming finishes the files an interrupted run left in
+// work/<p>/in: each is already off the drop (or will be cleaned up when it
+// is listed again) and is filed or quarantined now. Partial downloads are
+// deleted: the remote copy is still there.
+func (r *partnerRun) recoverIncoming(ctx context.Context) error {
+	dir := r.e.dirs.workIn(r.id)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	var errs []error
+	for _, de := range ents {
+		if strings.HasPrefix(de.Name(), ".") {
+			os.Remove(filepath.Join(dir, de.Name()))
+			continue
+		}
+		r.e.logger.Info("recovering an interrupted pull", "partner", r.id, "file", de.Name())
+		if err := r.process(de.Name(), true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// incoming is one downloaded file being verified and filed.
+type incoming struct {
+	name   string // file name on the drop
+	path   string // work/<p>/in/<name>
+	sha256 string
+	size   int64
+	kind   string // from the file name, unverified: only used to never answer a receipt
+}
+
+// process opens and verifies a downloaded file into a staging folder, then
+// files it (or records a receipt) or quarantines it. recovering says the
+// file was left by an interrupted run, so the steps it finished are skipped.
+func (r *partnerRun) process(name string, recovering bool) error {
+	in := incoming{name: name, path: filepath.Join(r.e.dirs.workIn(r.id), name)}
+	fi, err := os.Stat(in.path)
+	if err != nil {
+		return &localError{err}
+	}
+	in.size = fi.Size()
+	if in.sha256, err = fileSHA256(in.path); err != nil {
+		return &localError{err}
+	}
+	if _, _, kind, _, _, ok := bundle.ParseFileName(name); ok {
+		in.kind = kind
+	}
+	stage := filepath.Join(r.e.dirs.workStage(r.id), name)
+	if err := os.RemoveAll(stage); err != nil {
+		return &localError{err}
+	}
+	if err := os.Mkdir(stage, 0o700); err != nil {
+		return &localError{fmt.Errorf("create staging folder %s: %w", stage, err)}
+	}
+	defer os.RemoveAll(stage)
+	m, err := r.open(in.path, stage)
+	if code := refusalCode(err); code != "" {
+		return r.quarantine(in, m, code, err, recovering)
+	} else if err != nil {
+		return fmt.Errorf("pull %s/%s: %w", r.id, name, err)
+	}
+	if m.Kind == bundle.KindReceipt {
+		return r.takeReceipt(in, m, recovering)
+	}
+	return r.file(in, m, stage, recovering)
+}
+
+// open decrypts and verifies a downloaded file and unpacks it into stage.
+// Nothing in stage counts until open returns without error.
+func (r *partnerRun) open(path, stage string) (*bundle.Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &localError{err}
+	}
+	defer f.Close()
+	lim := r.p.Limits
+	msg, err := crypto.Open(bufio.NewReaderSize(f, 256<<10), r.e.Self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return bundle.Read(msg, stage, bundle.Limits{MaxBytes: lim.MaxBytes, MaxFiles: lim.MaxFiles},
+		bundle.Expect{Sender: r.id, Recipient: r.e.cfg.Identity.ID})
+}
+
+// refusalCode maps a verification error to its receipt code (SPEC §2), or
+// "" when the error is not the partner's fault (a local I/O error).
+func refusalCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	if c := crypto.Code(err); c != "" {
+		return c
+	}
+	switch {
+	case errors.Is(err, bundle.ErrLimits):
+		return "limits"
+	case errors.Is(err, bundle.ErrManifest):
+		return "manifest"
+	case errors.Is(err, bundle.ErrArchive):
+		return "archive"
+	}
+	return ""
+}
+
+// file moves a verified bundle from its staging folder into
+// inbox/<p>/<id>/, owing the partner a receipt, and keeps the ciphertext in
+// received/. A bundle whose id is already filed is not filed again.
+func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string, recovering bool) error {
+	dst := filepath.Join(r.e.dirs.inbox(r.id), m.ID)
+	rec := audit.Record{Event: audit.EvFiled, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
+		SHA256: in.sha256, Reference: m.Reference, InReplyTo: m.InReplyTo, Detail: r.correlate(m)}
+	if m.LogHead != nil {
+		rec.PeerLogHead = &audit.LogHead{Seq: m.LogHead.Seq, SHA256: m.LogHead.SHA256}
+	}
+	if isDir(dst) {
+		if !recovering || r.e.logged(audit.EvFiled, r.id, m.ID) {
+			rec.Event, rec.Detail = evDuplicate, "bundle "+m.ID+" is already filed; this copy is dropped"
+		}
+	} else {
+		if err := r.oweReceipt(in, m.ID, m.Reference, bundle.StatusFiled, "", ""); err != nil {
+			return err
+		}
+		crashpoint("pull.receipt-owed")
+		if err := fsx.Rename(stage, dst); err != nil {
+			return &localError{fmt.Errorf("file bundle %s into %s: %w", m.ID, dst, err)}
+		}
+		crashpoint("pull.filed")
+	}
+	if err := r.record(rec, nil); err != nil {
+		return err
+	}
+	if rec.Event == audit.EvFiled {
+		r.res.Filed++
+		r.e.logger.Info("bundle filed", "partner", r.id, "bundle", m.ID, "kind", m.Kind, "reference", m.Reference, "folder", dst)
+	}
+	crashpoint("pull.logged")
+	return r.keepCiphertext(in)
+}
+
+// correlate says how an incoming bundle relates to what we sent.
+func (r *partnerRun) correlate(m *bundle.Manifest) string {
+	if m.Kind != bundle.KindResponse {
+		return ""
+	}
+	if exists(filepath.Join(r.e.dirs.sent(r.id), m.InReplyTo+".pgp")) {
+		return "answers request " + m.InReplyTo
+	}
+	return "unmatched response: we sent no bundle " + m.InReplyTo
+}
+
+// keepCiphertext moves the downloaded file into received/<p>/, the evidence
+// of what arrived and the record that lets a repeated listing be cleaned up.
+func (r *partnerRun) keepCiphertext(in incoming) error {
+	if err := fsx.Rename(in.path, filepath.Join(r.e.dirs.received(r.id), in.name)); err != nil {
+		return &localError{fmt.Errorf("keep %s in %s: %w", in.name, r.e.dirs.received(r.id), err)}
+	}
+	return nil
+}
+
+// quarantine moves a refused file to quarantine/<p>/ with a reason, logs
+// it, and owes the partner a rejected receipt (unless it is a receipt).
+func (r *partnerRun) quarantine(in incoming, m *bundle.Manifest, code string, cause error, recovering bool) error {
+	qdir := r.e.dirs.quarantine(r.id)
+	reason := filepath.Join(qdir, in.name+".reason.json")
+	id := ""
+	if m != nil {
+		id = m.ID
+	}
+	if !(recovering && exists(reason)) {
+		if in.kind != bundle.KindReceipt {
+			if err := r.oweReceipt(in, id, "", bundle.StatusRejected, code, cause.Error()); err != nil {
+				return err
+			}
+		}
+		reason = uniquePath(qdir, in.name) + ".reason.json"
+		rj := reasonFile{File: in.name, Bundle: id, Code: code, Reason: cause.Error(), SHA256: in.sha256,
+			Bytes: in.size, Time: r.e.now().UTC()}
+		if err := writeJSON(reason, rj); err != nil {
+			return &localError{fmt.Errorf("write %s: %w", reason, err)}
+		}
+	}
+	dst := strings.TrimSuffix(reason, ".reason.json")
+	if err := fsx.Rename(in.path, dst); err != nil {
+		return &localError{fmt.Errorf("quarantine %s: %w", in.name, err)}
+	}
+	r.res.Refused++
+	r.e.logger.Warn("bundle refused", "partner", r.id, "file", in.name, "code", code, "err", cause, "moved_to", dst)
+	return r.record(audit.Record{Event: audit.EvRejected, Outcome: "rejected", Bundle: id, Kind: in.kind,
+		File: in.name, Bytes: in.size, SHA256: in.sha256, Code: code, Error: cause.Error()}, nil)
+}

@@ -1,0 +1,320 @@
+package exchange
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+// push claims owed receipts and (when items is set) settled outbox items,
+// then finishes every claim in work/<p>/out: those of this run and those an
+// interrupted run left behind. With items unset only receipts go out.
+func (r *partnerRun) push(ctx context.Context, items bool) error {
+	if err := r.claimReceipts(); err != nil {
+		return err
+	}
+	if items {
+		if err := r.claimOutbox(); err != nil {
+			return err
+		}
+	}
+	claims, err := r.claims()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, claim := range claims {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		if err := r.finishClaim(ctx, claim, items); err != nil {
+			r.e.logger.Error("push failed", "partner", r.id, "claim", filepath.Base(claim), "err", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// finishClaim takes one claim as far as it goes: meta recorded, sealed into
+// sent/, uploaded and published, logged, claim removed. Every step checks
+// what an earlier attempt already did.
+func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) error {
+	meta, ok, err := r.loadClaim(claim)
+	if err != nil || !ok {
+		return err
+	}
+	if meta.Kind != bundle.KindReceipt && !items {
+		return nil // --pull-only: outbox claims wait for a push
+	}
+	sent := filepath.Join(r.e.dirs.sent(r.id), meta.ID+".pgp")
+	m := r.manifest(meta)
+	name := bundle.FileName(m, r.p.PGP.Armor)
+	var size int64
+	var sum string
+	fi, err := os.Stat(sent)
+	resumed := err == nil
+	if resumed {
+		size = fi.Size()
+		if sum, err = fileSHA256(sent); err != nil {
+			return &localError{err}
+		}
+		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.resume(d, sent, name, size) })
+	} else {
+		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+			var serr error
+			size, sum, serr = r.sealAndUpload(d, claim, meta, m, sent, name)
+			return serr
+		})
+	}
+	var unsafe *unsafeItemError
+	if errors.As(err, &unsafe) {
+		return r.failClaim(claim, meta.Item, unsafe.Error())
+	}
+	if err != nil {
+		r.record(audit.Record{Event: audit.EvUploaded, Bundle: meta.ID, Kind: meta.Kind, File: name}, err)
+		return fmt.Errorf("push %s/%s: %w", r.id, meta.ID, err)
+	}
+	crashpoint("push.published")
+	if !resumed || !r.e.logged(audit.EvUploaded, r.id, meta.ID) {
+		if err := r.record(audit.Record{Event: audit.EvUploaded, Bundle: meta.ID, Kind: meta.Kind, File: name,
+			Bytes: size, SHA256: sum, Reference: meta.Reference, InReplyTo: meta.InReplyTo}, nil); err != nil {
+			return err
+		}
+		r.res.Pushed++
+	}
+	crashpoint("push.logged")
+	return removeClaim(claim)
+}
+
+// loadClaim reads a claim's meta.json, writing it first when the claim was
+// interrupted right after the rename. ok is false for an empty claim folder
+// (removed) or one moved to failed/.
+func (r *partnerRun) loadClaim(claim string) (claimMeta, bool, error) {
+	var meta claimMeta
+	metaPath := filepath.Join(claim, "meta.json")
+	if !exists(metaPath) {
+		id := filepath.Base(claim)
+		switch {
+		case exists(filepath.Join(claim, "receipt.json")):
+			if err := r.writeReceiptMeta(claim, id); err != nil {
+				return meta, false, err
+			}
+		case isDir(filepath.Join(claim, "item")):
+			ents, _ := os.ReadDir(filepath.Join(claim, "item"))
+			if len(ents) != 1 {
+				return meta, false, removeClaim(claim)
+			}
+			if err := r.writeItemMeta(claim, id, ents[0].Name()); err != nil {
+				return meta, false, err
+			}
+			if !exists(claim) {
+				return meta, false, nil
+			}
+		default:
+			return meta, false, removeClaim(claim)
+		}
+	}
+	if err := readJSON(metaPath, &meta); err != nil {
+		return meta, false, &localError{err}
+	}
+	return meta, true, nil
+}
+
+// manifest builds the manifest header for a claim; the files are filled in
+// while the tar is written.
+func (r *partnerRun) manifest(meta claimMeta) *bundle.Manifest {
+	m := &bundle.Manifest{Format: bundle.Format, ID: meta.ID, Kind: meta.Kind,
+		Sender: r.e.cfg.Identity.ID, Recipient: r.id, Created: meta.Created,
+		Reference: meta.Reference, InReplyTo: meta.InReplyTo, Files: []bundle.File{}, Receipt: meta.Receipt}
+	if seq, head, err := r.e.log.Head(); err == nil && seq > 0 {
+		m.LogHead = &bundle.LogHead{Seq: seq, SHA256: head}
+	}
+	return m
+}
+
+// unsafeItemError is an outbox item that can never be sent (a link or a
+// special file inside a folder, an unreadable bundle.yaml).
+type unsafeItemError struct{ err error }
+
+func (e *unsafeItemError) Error() string { return e.err.Error() }
+func (e *unsafeItemError) Unwrap() error { return e.err }
+
+// sealAndUpload writes the bundle once, into sent/ (under a temporary name)
+// and to the drop's hidden .part file at the same time; self-checks our own
+// copy; then publishes both: sent/<id>.pgp, and the final name on the drop
+// after its size is checked.
+func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMeta, m *bundle.Manifest, sent, name string) (int64, string, error) {
+	var srcs []bundle.Source
+	if meta.Item != "" {
+		var err error
+		if srcs, err = bundle.SourcesForItem(filepath.Join(claim, "item", meta.Item)); err != nil {
+			return 0, "", &unsafeItemError{err}
+		}
+	}
+	local, err := fsx.CreateTemp(sent, 0o600)
+	if err != nil {
+		return 0, "", &localError{fmt.Errorf("create %s: %w", sent, err)}
+	}
+	defer local.Abort() // no-op once committed
+	up, err := d.Create(r.p.SFTP.PushDir, name)
+	if err != nil {
+		return 0, "", err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			up.Abort()
+		}
+	}()
+	ct, pt := sha256.New(), sha256.New()
+	counter := &countWriter{}
+	buf := bufio.NewWriterSize(io.MultiWriter(local, up, ct, counter), 256<<10)
+	if err := r.seal(buf, m, srcs, pt); err != nil {
+		return 0, "", err
+	}
+	if err := buf.Flush(); err != nil {
+		return 0, "", err
+	}
+	if err := local.Sync(); err != nil {
+		return 0, "", &localError{fmt.Errorf("sync %s: %w", local.Name(), err)}
+	}
+	if err := r.selfCheck(local.Name(), pt); err != nil {
+		return 0, "", &localError{err}
+	}
+	if err := local.Commit(); err != nil {
+		return 0, "", &localError{err}
+	}
+	crashpoint("push.sealed")
+	if err := up.Close(); err != nil {
+		return 0, "", err
+	}
+	if err := up.Commit(counter.n); err != nil {
+		return 0, "", err
+	}
+	committed = true
+	return counter.n, hex.EncodeToString(ct.Sum(nil)), nil
+}
+
+// seal writes the bundle's tar through the OpenPGP sealer into w, hashing
+// the plaintext into pt for the self-check.
+func (r *partnerRun) seal(w io.Writer, m *bundle.Manifest, srcs []bundle.Source, pt hash.Hash) error {
+	return sealBundle(w, r.e.Self, r.peer, r.p, m, srcs, pt)
+}
+
+// sealBundle writes the bundle's tar (manifest last) through an OpenPGP
+// sealer for partner p into w, and the plaintext also into pt when set.
+func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Partner, m *bundle.Manifest, srcs []bundle.Source, pt io.Writer) error {
+	sealer, err := crypto.Seal(w, self, peer, crypto.SealOptions{
+		Profile: crypto.Profile(p.PGP.Profile), Compress: p.PGP.Compression == "zlib", Armor: p.PGP.Armor})
+	if err != nil {
+		return &localError{fmt.Errorf("seal for %s: %w", p.ID, err)}
+	}
+	var tw io.Writer = sealer
+	if pt != nil {
+		tw = io.MultiWriter(sealer, pt)
+	}
+	if err := bundle.Write(tw, m, srcs); err != nil {
+		if errors.Is(err, bundle.ErrUnsafeSource) {
+			return &unsafeItemError{err}
+		}
+		return err
+	}
+	return sealer.Close()
+}
+
+// selfCheck opens our own copy of a sealed bundle as the partner would
+// (decrypt with our key, which every bundle is also encrypted to, verify
+// our signature) and checks that it yields exactly the plaintext we wrote.
+func (r *partnerRun) selfCheck(path string, pt hash.Hash) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	msg, err := crypto.Open(bufio.NewReaderSize(f, 256<<10), r.e.Self, r.e.Self.Public(), crypto.OpenOptions{})
+	if err != nil {
+		return fmt.Errorf("self-check of %s: %w", path, err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, msg); err != nil {
+		return fmt.Errorf("self-check of %s: %w", path, err)
+	}
+	if string(h.Sum(nil)) != string(pt.Sum(nil)) {
+		return fmt.Errorf("self-check of %s: the sealed bundle does not open to the data sealed", path)
+	}
+	return nil
+}
+
+// resume publishes a bundle already durable in sent/ whose upload an
+// earlier run did not finish: done if the drop has it under its final name
+// with the right size, otherwise uploaded again from sent/.
+func (r *partnerRun) resume(d *sftpdrop.Drop, sent, name string, size int64) error {
+	final := pathJoin(r.p.SFTP.PushDir, name)
+	if fi, err := d.Stat(final); err == nil && fi.Size() == size {
+		return nil
+	}
+	f, err := os.Open(sent)
+	if err != nil {
+		return &localError{err}
+	}
+	defer f.Close()
+	up, err := d.Create(r.p.SFTP.PushDir, name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(up, f); err != nil {
+		up.Abort()
+		return err
+	}
+	if err := up.Close(); err != nil {
+		up.Abort()
+		return err
+	}
+	if err := up.Commit(size); err != nil {
+		up.Abort()
+		return err
+	}
+	return nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// fileSHA256 returns the lowercase hex SHA-256 of a file's bytes.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// pathJoin joins remote (slash-separated) path elements.
+func pathJoin(dir, name string) string {
+	if dir == "" || dir[len(dir)-1] == '/' {
+		return dir + name
+	}
+	return dir + "/" + name
+}

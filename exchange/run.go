@@ -1,0 +1,164 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
+)
+
+// Attempts and backoff for transient transfer faults within one run.
+const (
+	retryAttempts = 4
+	retryBase     = 500 * time.Millisecond
+)
+
+// partnerRun is one cycle for one partner, under that partner's lock.
+type partnerRun struct {
+	e    *Engine
+	id   string
+	p    *config.Partner
+	peer *crypto.Peer
+	res  *Result
+	drop *sftpdrop.Drop // dialled on first use
+}
+
+// cycle is recovery, pull, push, and a run.finished record.
+func (r *partnerRun) cycle(ctx context.Context, push, pull bool) error {
+	var errs []error
+	if err := r.recoverIncoming(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if pull {
+		err := r.pull(ctx)
+		r.finished(evPullFinished, err)
+		errs = append(errs, err)
+	}
+	err := r.push(ctx, push)
+	if push {
+		r.finished(evPushFinished, err)
+	}
+	errs = append(errs, err)
+	err = errors.Join(errs...)
+	r.finished(audit.EvRunFinished, err)
+	return err
+}
+
+// finished logs the end of a phase with its counts.
+func (r *partnerRun) finished(event string, err error) {
+	rec := audit.Record{Event: event, Partner: r.id, Detail: fmt.Sprintf(
+		"pushed %d, filed %d, refused %d, receipts %d, failed %d",
+		r.res.Pushed, r.res.Filed, r.res.Refused, r.res.Receipts, r.res.Failed)}
+	r.record(rec, err)
+}
+
+// record appends rec to the exchange log with our id and the remote's
+// identity filled in, outcome from err unless already set. A failure to log
+// is reported to the operator's log: the step it records is then not done.
+func (r *partnerRun) record(rec audit.Record, err error) error {
+	rec.Self = r.e.cfg.Identity.ID
+	if rec.Partner == "" {
+		rec.Partner = r.id
+	}
+	if r.drop != nil && rec.Host == "" {
+		rec.Host, rec.HostKey, rec.User = r.drop.Address(), r.drop.HostKey(), r.p.SFTP.User
+	}
+	if rec.Outcome == "" {
+		rec.Outcome = "ok"
+		if err != nil {
+			rec.Outcome = "error"
+		}
+	}
+	if err != nil && rec.Error == "" {
+		rec.Error = err.Error()
+	}
+	if _, lerr := r.e.log.Append(rec); lerr != nil {
+		r.e.logger.Error("exchange log append failed", "event", rec.Event, "partner", r.id, "err", lerr)
+		return fmt.Errorf("record %s for %s in the exchange log: %w", rec.Event, r.id, lerr)
+	}
+	return nil
+}
+
+// conn returns the connection to the partner's drop, dialling it on first
+// use.
+func (r *partnerRun) conn(ctx context.Context) (*sftpdrop.Drop, error) {
+	if r.drop != nil {
+		return r.drop, nil
+	}
+	s := r.p.SFTP
+	d, err := sftpdrop.Dial(ctx, sftpdrop.Config{Address: s.Address, User: s.User,
+		KeyFile: s.PrivateKey, KnownHosts: s.KnownHosts, Timeout: s.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("partner %s: connect to %s@%s: %w", r.id, s.User, s.Address, err)
+	}
+	r.drop = d
+	return d, nil
+}
+
+// reset drops a broken connection so that the next conn dials again.
+func (r *partnerRun) reset() {
+	if r.drop != nil {
+		r.drop.Close()
+		r.drop = nil
+	}
+}
+
+// localError marks a failure on our side of a transfer (a file that cannot
+// be read, a full disk): retrying the transfer at once would not help.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
+// withRetry runs fn with a live connection, redialling and retrying with
+// exponential backoff and jitter on transient faults. Host-key and login
+// failures, and local errors, are returned at once.
+func (r *partnerRun) withRetry(ctx context.Context, fn func(d *sftpdrop.Drop) error) error {
+	var err error
+	for attempt := 0; attempt < retryAttempts; attempt++ {
+		if attempt > 0 {
+			r.e.logger.Warn("transfer failed, retrying", "partner", r.id, "attempt", attempt, "err", err)
+			if werr := sleepCtx(ctx, backoff(attempt)); werr != nil {
+				return err
+			}
+		}
+		var d *sftpdrop.Drop
+		if d, err = r.conn(ctx); err == nil {
+			if err = fn(d); err == nil {
+				return nil
+			}
+		}
+		var le *localError
+		if errors.As(err, &le) || sftpdrop.IsPermanent(err) || ctx.Err() != nil {
+			return err
+		}
+		r.reset()
+	}
+	return err
+}
+
+// backoff is the wait before retry attempt n: exponential with full jitter.
+func backoff(n int) time.Duration {
+	ceil := retryBase << n
+	return ceil/2 + rand.N(ceil/2)
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *partnerRun) close() { r.reset() }

@@ -1,0 +1,143 @@
+package exchange
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+// SendRequest is what `sealpost send` queues: PATHs as one bundle.
+type SendRequest struct {
+	To        string
+	Reference string // "" means the first PATH's name
+	ReplyTo   string // a bundle id: the bundle becomes a response
+	Paths     []string
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// Send queues the request's PATHs in the partner's outbox as one folder
+// item, atomically: it is copied under a hidden name, synced, and renamed
+// into place with a READY marker, so the next push picks it up at once and
+// never sees half of it. It returns the item's name in the outbox.
+func (e *Engine) Send(req SendRequest) (string, error) {
+	if _, err := e.cfg.Partner(req.To); err != nil {
+		return "", &ConfigError{err}
+	}
+	if req.ReplyTo != "" && !uuidRE.MatchString(req.ReplyTo) {
+		return "", &ConfigError{fmt.Errorf("--reply-to %q is not a bundle id (a lowercase UUID)", req.ReplyTo)}
+	}
+	if len(req.Paths) == 0 {
+		return "", &ConfigError{fmt.Errorf("send needs at least one PATH")}
+	}
+	if req.Reference == "" {
+		req.Reference = filepath.Base(req.Paths[0])
+	}
+	outbox := e.dirs.outbox(req.To)
+	name := "send-" + bundle.NewID()
+	tmp := filepath.Join(outbox, "."+name+".tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return "", fmt.Errorf("queue for %s: %w", req.To, err)
+	}
+	if err := e.fillItem(tmp, req); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := fsx.Rename(tmp, filepath.Join(outbox, name)); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("queue for %s: %w", req.To, err)
+	}
+	_, err := e.log.Append(audit.Record{Event: audit.EvQueued, Outcome: "ok", Self: e.cfg.Identity.ID,
+		Partner: req.To, File: name, Reference: req.Reference, InReplyTo: req.ReplyTo})
+	return name, err
+}
+
+// fillItem copies the PATHs into the item folder dir, each at its base
+// name, and writes bundle.yaml and READY.
+func (e *Engine) fillItem(dir string, req SendRequest) error {
+	for _, p := range req.Paths {
+		base := filepath.Base(p)
+		if base == "bundle.yaml" || base == readyMarker {
+			return &ConfigError{fmt.Errorf("%s: a file named %s cannot be sent at the top of a bundle; put it in a folder", p, base)}
+		}
+		if exists(filepath.Join(dir, base)) {
+			return &ConfigError{fmt.Errorf("%s: two PATHs are named %s; each needs its own name in the bundle", p, base)}
+		}
+		if err := copyTree(p, filepath.Join(dir, base)); err != nil {
+			return err
+		}
+	}
+	meta, err := yaml.Marshal(map[string]string{"reference": req.Reference, "in_reply_to": req.ReplyTo})
+	if err != nil {
+		return err
+	}
+	if err := fsx.WriteFile(filepath.Join(dir, "bundle.yaml"), meta, 0o600); err != nil {
+		return err
+	}
+	if err := fsx.WriteFile(filepath.Join(dir, readyMarker), nil, 0o600); err != nil {
+		return err
+	}
+	return syncFolders(dir)
+}
+
+// syncFolders fsyncs every folder under dir, so that the names of the files
+// copied into them are durable before the item is renamed into the outbox.
+func syncFolders(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return fsx.SyncDir(path)
+	})
+}
+
+// copyTree copies a regular file or a folder of regular files from src to
+// dst, syncing each file. Links and special files are refused.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return &ConfigError{fmt.Errorf("read %s: %w", path, err)}
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		switch t := d.Type(); {
+		case t.IsDir():
+			return fsx.MkdirAll(target, 0o700)
+		case t.IsRegular():
+			return copyFile(path, target)
+		default:
+			return &ConfigError{fmt.Errorf("%s is not a regular file or folder (links and special files are never sent)", path)}
+		}
+	})
+}
+
+// copyFile copies one regular file and syncs the copy.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return &ConfigError{fmt.Errorf("read %s: %w", src, err)}
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
+}

@@ -1,0 +1,124 @@
+// Package fsx holds the few file-system steps that every crash-safe write in
+// sealpost is made of: write under a temporary name, fsync, rename, fsync the
+// folder.
+package fsx
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// SyncDir fsyncs the folder dir so that a rename or create inside it is
+// durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Rename renames oldpath to newpath and fsyncs the folders of both.
+func Rename(oldpath, newpath string) error {
+	if err := os.Rename(oldpath, newpath); err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(newpath)); err != nil {
+		return err
+	}
+	if od := filepath.Dir(oldpath); od != filepath.Dir(newpath) {
+		return SyncDir(od)
+	}
+	return nil
+}
+
+// WriteFile writes data to path atomically: a temporary file beside it,
+// fsynced, renamed over path, folder fsynced. perm is applied exactly,
+// whatever the umask.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	f, err := CreateTemp(path, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Commit()
+}
+
+// File is a file being written under a temporary name; Commit makes it
+// appear under its final name, Abort removes it.
+type File struct {
+	*os.File
+	final string
+}
+
+// CreateTemp creates a hidden temporary file beside path (".<name>.tmp") with
+// mode perm, whatever the umask. Nothing appears under path until Commit.
+func CreateTemp(path string, perm os.FileMode) (*File, error) {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
+	return &File{File: f, final: path}, nil
+}
+
+// Commit fsyncs and closes the file, then renames it to its final name and
+// fsyncs the folder.
+func (f *File) Commit() error {
+	if err := f.Sync(); err != nil {
+		f.Abort()
+		return fmt.Errorf("sync %s: %w", f.final, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("close %s: %w", f.final, err)
+	}
+	if err := Rename(f.Name(), f.final); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("rename into %s: %w", f.final, err)
+	}
+	return nil
+}
+
+// Abort closes and removes the temporary file.
+func (f *File) Abort() {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// MkdirAll creates dir and its parents with mode perm (exactly, whatever the
+// umask) and fsyncs the parent of each folder it made.
+func MkdirAll(dir string, perm os.FileMode) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a folder", dir)
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, perm); err != nil && !os.IsExist(err) {
+		return err
+	}
+	if err := os.Chmod(dir, perm); err != nil {
+		return err
+	}
+	return SyncDir(parent)
+}

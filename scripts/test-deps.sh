@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the tests need when it is missing: GnuPG (interoperability
+# both ways) and OpenSSH's server (end-to-end tests against a real sshd).
+set -euo pipefail
+need=()
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v tar >/dev/null 2>&1 || need+=(tar)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "test-deps: installing ${need[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null
