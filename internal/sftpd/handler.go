@@ -102,7 +102,7 @@ func (fsys *rootFS) PosixRename(r *sftp.Request) error {
 	case fsys.noPosixRename:
 		return sftp.ErrSSHFxOpUnsupported
 	case fsys.refuseRename:
-		return os.ErrPermission
+		return sftp.ErrSSHFxPermissionDenied
 	}
 	return fsys.root.Rename(rel(r.Filepath), rel(r.Target))
 }
@@ -111,7 +111,7 @@ func (fsys *rootFS) PosixRename(r *sftp.Request) error {
 // newname exists. A hard link makes that check atomic for files.
 func (fsys *rootFS) rename(oldname, newname string) error {
 	if fsys.refuseRename {
-		return os.ErrPermission
+		return sftp.ErrSSHFxPermissionDenied
 	}
 	err := fsys.root.Link(oldname, newname)
 	if err == nil {

@@ -1,0 +1,200 @@
+package sftpdrop
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/sealpost/sealpost/internal/sftpd"
+)
+
+func TestCommitRefusesSizeMismatch(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		d := dial(t, srv.cfg)
+		data := randomBytes(t, 100_000)
+
+		t.Run("bytes written", func(t *testing.T) {
+			u, err := d.Create(srv.remote("push"), "a.pgp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Write(data)
+			if err := u.Commit(int64(len(data)) + 1); !errors.Is(err, ErrSize) {
+				t.Fatalf("Commit with the wrong size = %v, want ErrSize", err)
+			}
+			if err := u.Commit(int64(len(data))); !errors.Is(err, ErrSize) {
+				t.Errorf("a spoiled upload committed: %v", err)
+			}
+			assertMissing(t, srv.local("push", "a.pgp"))
+			if err := u.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			assertMissing(t, srv.local("push", ".a.pgp.part"))
+		})
+
+		t.Run("remote size", func(t *testing.T) {
+			u, err := d.Create(srv.remote("push"), "b.pgp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Write(data)
+			if err := u.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// Something on the server cut the file short after we wrote it.
+			if err := os.Truncate(srv.local("push", ".b.pgp.part"), 10); err != nil {
+				t.Fatal(err)
+			}
+			if err := u.Commit(int64(len(data))); !errors.Is(err, ErrSize) || !strings.Contains(err.Error(), "holds 10 bytes") {
+				t.Fatalf("Commit of a short .part = %v, want ErrSize", err)
+			}
+			assertMissing(t, srv.local("push", "b.pgp"))
+			if err := u.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			assertMissing(t, srv.local("push", ".b.pgp.part"))
+		})
+	})
+}
+
+func TestCreateRefusesUnsafeNames(t *testing.T) {
+	srv := startSftpd(t)
+	srv.mkdir(t, "push")
+	d := dial(t, srv.cfg)
+	for _, name := range []string{"../x.pgp", "a/b.pgp", ".hidden.pgp", "plain.txt", "", "ctl\n.pgp"} {
+		if _, err := d.Create(srv.remote("push"), name); !errors.Is(err, ErrName) || !IsPermanent(err) {
+			t.Errorf("Create(%q) = %v, want permanent ErrName", name, err)
+		}
+	}
+}
+
+func TestCreateInMissingFolder(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		d := dial(t, srv.cfg)
+		if _, err := d.Create(srv.remote("missing"), "a.pgp"); !IsPermanent(err) {
+			t.Fatalf("Create in a missing folder = %v, want a permanent error", err)
+		}
+	})
+}
+
+// Without posix-rename the upload uses a plain rename, which on OpenSSH
+// (and sftpd, which mimics it) fails when the final name exists.
+func TestPlainRenameFallback(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		d := dial(t, srv.cfg)
+		if srv.prefix != "" { // OpenSSH has posix-rename: make this Drop not use it
+			d.posixRename = false
+		}
+		if d.posixRename {
+			t.Fatal("server announced posix-rename@openssh.com")
+		}
+		push := srv.remote("push")
+		data := randomBytes(t, 70_000)
+
+		t.Run("new name", func(t *testing.T) {
+			upload(t, d, push, "new.pgp", data)
+			got, err := os.ReadFile(srv.local("push", "new.pgp"))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("final file: %v", err)
+			}
+		})
+		t.Run("plain rename does not replace", func(t *testing.T) {
+			writeLocal(t, srv.local("push", "x.pgp"), []byte("old"))
+			writeLocal(t, srv.local("push", "y.pgp"), []byte("new"))
+			if err := d.Rename(path.Join(push, "y.pgp"), path.Join(push, "x.pgp")); err == nil {
+				t.Fatal("plain rename replaced an existing file")
+			}
+		})
+		t.Run("target exists with same size", func(t *testing.T) {
+			// A retried commit: the earlier attempt's rename went through.
+			writeLocal(t, srv.local("push", "same.pgp"), data)
+			upload(t, d, push, "same.pgp", data)
+			assertMissing(t, srv.local("push", ".same.pgp.part"))
+		})
+		t.Run("target exists with other size", func(t *testing.T) {
+			writeLocal(t, srv.local("push", "other.pgp"), []byte("something else"))
+			u, err := d.Create(push, "other.pgp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Write(data)
+			if err := u.Commit(int64(len(data))); err == nil || errors.Is(err, ErrSize) {
+				t.Fatalf("Commit onto a different file = %v, want the rename error", err)
+			}
+			if got, _ := os.ReadFile(srv.local("push", "other.pgp")); string(got) != "something else" {
+				t.Error("existing file was changed")
+			}
+			if err := u.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			assertMissing(t, srv.local("push", ".other.pgp.part"))
+		})
+	}, sftpd.WithoutPosixRename())
+}
+
+func TestPosixRenameReplaces(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		d := dial(t, srv.cfg)
+		if !d.posixRename {
+			t.Fatal("server did not announce posix-rename@openssh.com")
+		}
+		writeLocal(t, srv.local("push", "r.pgp"), []byte("stale, other size"))
+		data := randomBytes(t, 1000)
+		upload(t, d, srv.remote("push"), "r.pgp", data)
+		if got, _ := os.ReadFile(srv.local("push", "r.pgp")); !bytes.Equal(got, data) {
+			t.Error("posix-rename did not replace the stale file")
+		}
+	})
+}
+
+func TestCommitWhenServerRefusesRename(t *testing.T) {
+	srv := startSftpd(t, sftpd.WithRefuseRename())
+	srv.mkdir(t, "push")
+	d := dial(t, srv.cfg)
+	u, err := d.Create(srv.remote("push"), "a.pgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte("payload"))
+	err = u.Commit(7)
+	if !errors.Is(err, fs.ErrPermission) || !IsPermanent(err) {
+		t.Fatalf("Commit = %v, want a permanent permission error", err)
+	}
+	assertMissing(t, srv.local("push", "a.pgp"))
+	if err := u.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	assertMissing(t, srv.local("push", ".a.pgp.part"))
+}
+
+func TestCommitRetriedAfterSuccess(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		d := dial(t, srv.cfg)
+		u, err := d.Create(srv.remote("push"), "twice.pgp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Write([]byte("abc"))
+		if err := u.Commit(3); err != nil {
+			t.Fatal(err)
+		}
+		// The .part is gone; the final name holds the bytes: done again.
+		if err := u.Commit(3); err != nil {
+			t.Errorf("second Commit = %v, want nil", err)
+		}
+		if err := u.Abort(); err != nil {
+			t.Errorf("Abort after Commit = %v", err)
+		}
+		if got, _ := os.ReadFile(srv.local("push", "twice.pgp")); string(got) != "abc" {
+			t.Errorf("final file = %q", got)
+		}
+	})
+}
