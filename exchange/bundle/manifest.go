@@ -132,13 +132,32 @@ func ParseManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest.json: %v: %w", err, ErrManifest)
 	}
 	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("manifest.json does not parse: %v: %w", err, ErrManifest)
+	if err := m.unmarshal(data); err != nil {
+		return nil, fmt.Errorf("manifest.json: %v: %w", err, ErrManifest)
 	}
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("manifest.json: %v: %w", err, ErrManifest)
 	}
 	return &m, nil
+}
+
+// unmarshal decodes data into m, parsing created as RFC 3339 with an error that names it.
+func (m *Manifest) unmarshal(data []byte) error {
+	type plain Manifest // without methods, so that Created below takes the member
+	var wire struct {
+		*plain
+		Created string `json:"created"`
+	}
+	wire.plain = (*plain)(m)
+	if err := json.Unmarshal(data, &wire); err != nil {
+		return fmt.Errorf("does not parse: %v", err)
+	}
+	created, err := time.Parse(time.RFC3339, wire.Created)
+	if err != nil {
+		return fmt.Errorf("created %q is not an RFC 3339 time", wire.Created)
+	}
+	m.Created = created
+	return nil
 }
 
 // validate checks every member of m.
@@ -165,7 +184,7 @@ func (m *Manifest) validateHeader() error {
 	case m.Sender == m.Recipient:
 		return fmt.Errorf("sender and recipient are both %q", m.Sender)
 	case m.Created.IsZero():
-		return errors.New("created is missing")
+		return errors.New("created is missing or zero")
 	case m.InReplyTo != "" && !validUUID(m.InReplyTo):
 		return fmt.Errorf("in_reply_to %q is not a lowercase UUID", m.InReplyTo)
 	case m.Kind == KindResponse && m.InReplyTo == "":

@@ -48,9 +48,12 @@ func walkValue(dec *json.Decoder, known members, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("values nest deeper than %d levels", maxDepth)
 	}
-	tok, err := dec.Token()
+	tok, err := token(dec)
 	if err != nil {
 		return err
+	}
+	if depth == 0 && tok != json.Delim('{') {
+		return errors.New("the top-level value is not an object")
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -61,11 +64,8 @@ func walkValue(dec *json.Decoder, known members, depth int) error {
 				return err
 			}
 		}
-		_, err := dec.Token()
+		_, err := token(dec)
 		return err
-	}
-	if depth == 0 {
-		return errors.New("the top-level value is not an object")
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func walkValue(dec *json.Decoder, known members, depth int) error {
 func walkObject(dec *json.Decoder, known members, depth int) error {
 	seen := map[string]string{}
 	for dec.More() {
-		tok, err := dec.Token()
+		tok, err := token(dec)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func walkObject(dec *json.Decoder, known members, depth int) error {
 			return err
 		}
 	}
-	_, err := dec.Token()
+	_, err := token(dec)
 	return err
 }
 
@@ -110,4 +110,16 @@ func foldCase(s string) string {
 		out = append(out, least)
 	}
 	return string(out)
+}
+
+// token reads the next JSON token, describing a syntax error.
+func token(dec *json.Decoder) (json.Token, error) {
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return nil, errors.New("does not parse as JSON: it ends early")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("does not parse as JSON: %v", err)
+	}
+	return tok, nil
 }

@@ -119,6 +119,8 @@ func TestReadRefuses(t *testing.T) {
 	wrongHash.Files[0].SHA256 = sha256Hex("other")
 	missing := listing(a, reg("payload/b", "b"))
 	receipt := testManifest(KindReceipt)
+	badFormat := listing(a)
+	badFormat.Format = "sealpost-bundle/2"
 	dirs := []entry{a}
 	for _, d := range []string{"payload/1/", "payload/2/", "payload/3/"} {
 		dirs = append(dirs, dirEnt(d))
@@ -168,7 +170,8 @@ func TestReadRefuses(t *testing.T) {
 		{"missing file", craft(t, a, manifestOf(t, missing)), okLimits, Expect{}, ErrManifest, `"payload/b" is in manifest.json but not in the archive`},
 		{"extra file", craft(t, a, reg("payload/extra", "x"), manifestOf(t, listing(a))), okLimits, Expect{}, ErrManifest, `"payload/extra" is in the archive`},
 		{"receipt with payload", craft(t, a, manifestOf(t, receipt)), okLimits, Expect{}, ErrManifest, "payload/a"},
-		{"invalid manifest", craft(t, a, reg("manifest.json", `{"format":"sealpost-bundle/2"}`)), okLimits, Expect{}, ErrManifest, "format"},
+		{"invalid manifest", craft(t, a, manifestOf(t, badFormat)), okLimits, Expect{}, ErrManifest, "format"},
+		{"manifest not JSON", craft(t, a, reg("manifest.json", `{"format":`)), okLimits, Expect{}, ErrManifest, "does not parse"},
 		{"unexpected sender", valid, okLimits, Expect{Sender: "fr-dgddi"}, ErrManifest, `sender "us-cbp"`},
 		{"unexpected recipient", valid, okLimits, Expect{Recipient: "fr-dgddi"}, ErrManifest, `recipient "uk-hmrc"`},
 		{"over MaxBytes by header", good(reg("payload/big", strings.Repeat("x", 4000))), Limits{MaxBytes: 3000}, Expect{}, ErrLimits, "payload/big"},
