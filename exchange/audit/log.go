@@ -95,8 +95,13 @@ func syncDir(dir string) error {
 }
 
 // Append writes r as the next line of the log and syncs it to disk before it
-// returns. It fills in Seq and Prev, and Time when empty, and returns the
-// record as written. Event must be set, Outcome must be ok, error or rejected.
+// returns. Under an exclusive flock it re-reads the last line for seq and
+// prev (cutting off a torn last line first, see Open), fills in Seq and Prev,
+// and Time when empty, and returns the record as written. A record without an
+// Event, with an Outcome other than ok, error or rejected, with a Time that is
+// not RFC 3339 UTC, or longer than MaxLine once encoded, is refused with
+// ErrInvalidRecord. A log whose last line has no readable seq is refused with
+// ErrCorrupt.
 func (l *Log) Append(r Record) (Record, error) {
 	if err := checkRecord(r); err != nil {
 		return Record{}, err
@@ -220,8 +225,13 @@ func (l *Log) write(t tail, r Record) (Record, error) {
 		return Record{}, err
 	}
 	if n, err := l.f.Write(line); err != nil || n != len(line) {
-		l.f.Truncate(t.size)
-		return Record{}, fmt.Errorf("write to exchange log %s: %w", l.path, errors.Join(err, io.ErrShortWrite))
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+		if terr := l.f.Truncate(t.size); terr != nil {
+			err = errors.Join(err, terr)
+		}
+		return Record{}, fmt.Errorf("write to exchange log %s: %w", l.path, err)
 	}
 	if err := l.f.Sync(); err != nil {
 		return Record{}, fmt.Errorf("sync exchange log %s: %w", l.path, err)
