@@ -1,0 +1,266 @@
+package exchange_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/internal/sshdtest"
+)
+
+// server is an SFTP server the parties of a test world share: each pair of
+// parties has two folders on it, <from>-to-<to>.
+type server struct {
+	name       string
+	addr       string
+	user       string
+	clientKey  string
+	knownHosts string
+	root       string // local folder behind the remote paths
+	remoteRoot string // prefix of remote paths ("" for sftpd, whose "/" is root)
+}
+
+// loopbackServer starts the in-process SFTP server.
+func loopbackServer(t testing.TB) server {
+	t.Helper()
+	root := t.TempDir()
+	srv, err := sftpd.Start(root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return server{name: "sftpd", addr: srv.Addr, user: "sealpost", clientKey: srv.ClientKey,
+		knownHosts: srv.KnownHosts, root: srv.Root}
+}
+
+// opensshServer starts a real OpenSSH sshd.
+func opensshServer(t testing.TB) server {
+	t.Helper()
+	s := sshdtest.Start(t)
+	return server{name: "openssh", addr: s.Addr, user: s.User, clientKey: s.ClientKey,
+		knownHosts: s.KnownHosts, root: s.Root, remoteRoot: s.Root}
+}
+
+// servers returns both kinds of server for table tests.
+func servers() []func(testing.TB) server {
+	return []func(testing.TB) server{loopbackServer, opensshServer}
+}
+
+// side is one party of a test world.
+type side struct {
+	id      string
+	dir     string
+	cfgPath string
+	cfg     *config.Config
+	eng     *exchange.Engine
+	fp      string
+}
+
+// world is several parties, each configured with all the others as
+// partners, over one SFTP server.
+type world struct {
+	t     testing.TB
+	srv   server
+	sides map[string]*side
+}
+
+// newWorld makes keys and configurations for ids and starts their engines.
+// extra is appended to every partner block (indented 4 spaces).
+func newWorld(t testing.TB, srv server, extra string, ids ...string) *world {
+	t.Helper()
+	w := &world{t: t, srv: srv, sides: map[string]*side{}}
+	base := t.TempDir()
+	for _, id := range ids {
+		s := &side{id: id, dir: filepath.Join(base, id)}
+		keys := filepath.Join(s.dir, "keys")
+		must(t, os.MkdirAll(keys, 0o700))
+		secret, public, fp, err := crypto.GenerateKey(id, crypto.KeyEd25519, nil)
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(keys, id+".secret.asc"), secret, 0o600))
+		must(t, os.WriteFile(filepath.Join(base, id+".public.asc"), public, 0o644))
+		s.fp = fp
+		w.sides[id] = s
+	}
+	for _, id := range ids {
+		s := w.sides[id]
+		yaml := fmt.Sprintf("identity:\n  id: %s\n  private_key: keys/%s.secret.asc\nstate_dir: state\npartners:\n", id, id)
+		for _, peer := range ids {
+			if peer == id {
+				continue
+			}
+			must(t, os.MkdirAll(filepath.Join(srv.root, id+"-to-"+peer), 0o755))
+			yaml += fmt.Sprintf(`  %[1]s:
+    public_key: ../%[1]s.public.asc
+    fingerprints: ["%[2]s"]
+    sftp:
+      address: %[3]s
+      user: %[4]s
+      private_key: %[5]s
+      known_hosts: %[6]s
+      push_dir: %[7]s/%[8]s-to-%[1]s
+      pull_dir: %[7]s/%[1]s-to-%[8]s
+      timeout: 10s
+    settle: 0s
+%[9]s`, peer, w.sides[peer].fp, srv.addr, srv.user, srv.clientKey, srv.knownHosts, srv.remoteRoot, id, indent(extra))
+		}
+		s.cfgPath = filepath.Join(s.dir, "sealpost.yaml")
+		must(t, os.WriteFile(s.cfgPath, []byte(yaml), 0o600))
+		w.start(s)
+	}
+	return w
+}
+
+// start (re)loads a side's configuration and engine.
+func (w *world) start(s *side) {
+	w.t.Helper()
+	if s.eng != nil {
+		s.eng.Close()
+	}
+	cfg, err := config.Load(s.cfgPath)
+	must(w.t, err)
+	s.cfg = cfg
+	s.eng, err = exchange.New(cfg, nil)
+	must(w.t, err)
+	w.t.Cleanup(func() { s.eng.Close() })
+}
+
+func indent(s string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		lines[i] = "    " + lines[i]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// run runs one full cycle of party id with its partner peer and fails the
+// test on error.
+func (w *world) run(id, peer string) exchange.Result {
+	w.t.Helper()
+	res := w.sides[id].eng.RunPartner(context.Background(), peer, true, true)
+	if res.Err != nil {
+		w.t.Fatalf("run %s→%s: %v", id, peer, res.Err)
+	}
+	return res
+}
+
+// send queues files (name → content) from id to peer.
+func (w *world) send(id, peer, ref, replyTo string, files map[string]string) string {
+	w.t.Helper()
+	dir := w.t.TempDir()
+	var paths []string
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		must(w.t, os.MkdirAll(filepath.Dir(p), 0o700))
+		must(w.t, os.WriteFile(p, []byte(body), 0o600))
+		if !strings.Contains(name, "/") {
+			paths = append(paths, p)
+		} else if top := filepath.Join(dir, strings.Split(name, "/")[0]); !contains(paths, top) {
+			paths = append(paths, top)
+		}
+	}
+	sort.Strings(paths)
+	item, err := w.sides[id].eng.Send(exchange.SendRequest{To: peer, Reference: ref, ReplyTo: replyTo, Paths: paths})
+	must(w.t, err)
+	return item
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// state returns a path under a side's state folder.
+func (s *side) state(parts ...string) string {
+	return filepath.Join(append([]string{s.cfg.StateDir}, parts...)...)
+}
+
+// names lists the entries of dir, sorted ("" entries when missing).
+func names(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// inbox returns the manifests of the bundles filed by id from peer.
+func (w *world) inbox(id, peer string) []*bundle.Manifest {
+	w.t.Helper()
+	s := w.sides[id]
+	var out []*bundle.Manifest
+	for _, n := range names(w.t, s.state("inbox", peer)) {
+		data, err := os.ReadFile(s.state("inbox", peer, n, "manifest.json"))
+		must(w.t, err)
+		m, err := bundle.ParseManifest(data)
+		must(w.t, err)
+		if m.ID != n {
+			w.t.Fatalf("inbox folder %s holds bundle %s", n, m.ID)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// records returns the records of id's exchange log with the given event,
+// after checking that the whole log verifies.
+func (w *world) records(id, event string) []audit.Record {
+	w.t.Helper()
+	dir := w.sides[id].state("audit")
+	if _, err := audit.Verify(dir); err != nil {
+		w.t.Fatalf("%s's exchange log: %v", id, err)
+	}
+	var out []audit.Record
+	must(w.t, audit.Scan(dir, func(r audit.Record) error {
+		if r.Event == event {
+			out = append(out, r)
+		}
+		return nil
+	}))
+	return out
+}
+
+// drop lists what is on the server in the folder from → to.
+func (w *world) drop(from, to string) []string {
+	return names(w.t, filepath.Join(w.srv.root, from+"-to-"+to))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readJSONFile decodes a JSON file.
+func readJSONFile(t testing.TB, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	must(t, err)
+	must(t, json.Unmarshal(data, v))
+}
+
+// runAll is a full cycle for every partner.
+func runAll() exchange.RunOptions { return exchange.RunOptions{} }
