@@ -212,3 +212,36 @@ func sha256sumOf(t *testing.T, tool string, data []byte) string {
 	}
 	return strings.Fields(string(out))[0]
 }
+
+// TestLongLines checks that reading the last line backwards in chunks finds
+// lines longer than a chunk, up to MaxLine.
+func TestLongLines(t *testing.T) {
+	l, dir := openLog(t)
+	for _, n := range []int{tailChunk - 200, tailChunk, 3*tailChunk + 17, MaxLine - 400} {
+		if _, err := l.Append(Record{Event: EvRunFinished, Outcome: OutcomeOK, Detail: strings.Repeat("d", n)}); err != nil {
+			t.Fatal(err)
+		}
+		appendN(t, l, 1)
+	}
+	ls := lines(t, dir)
+	if len(ls[6]) <= MaxLine-400 {
+		t.Fatalf("line 7 is only %d bytes", len(ls[6]))
+	}
+	sum, err := Verify(dir)
+	if err != nil || sum.Records != 8 {
+		t.Fatalf("Verify = %+v, %v", sum, err)
+	}
+	seq, head, err := l.Head()
+	if err != nil || seq != 8 || head != hashHex(ls[7]) {
+		t.Errorf("Head = %d %s %v", seq, head, err)
+	}
+}
+
+func TestAppendRefusesAnOverlongLastLine(t *testing.T) {
+	l, dir := openLog(t)
+	appendN(t, l, 1)
+	tear(t, dir, append(bytes.Repeat([]byte("x"), MaxLine+1), '\n'))
+	if _, err := l.Append(Record{Event: EvRunFinished, Outcome: OutcomeOK}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Append after an overlong line = %v, want ErrCorrupt", err)
+	}
+}
