@@ -1,0 +1,119 @@
+package sftpdrop
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// stallTimeout is Config.Timeout in the stall tests.
+const stallTimeout = time.Second
+
+// viaProxy returns srv's config pointed at p with the short timeout.
+func viaProxy(t testing.TB, srv testServer, p *proxy) Config {
+	cfg := srv.cfg
+	cfg.Address, cfg.Timeout = p.addr(), stallTimeout
+	cfg.KnownHosts = writeKnownHosts(t, knownhosts.Line([]string{p.addr()}, keyFromLine(t, srv.hostKeyLine)))
+	return cfg
+}
+
+// checkBounded asserts err is a timeout that came within 2×stallTimeout.
+func checkBounded(t *testing.T, what string, err error, since time.Time) {
+	t.Helper()
+	elapsed := time.Since(since)
+	if !errors.Is(err, ErrTimeout) || IsPermanent(err) {
+		t.Errorf("%s = %v, want a retryable ErrTimeout", what, err)
+	}
+	if elapsed > 2*stallTimeout {
+		t.Errorf("%s failed after %v, want within %v", what, elapsed, 2*stallTimeout)
+	}
+}
+
+func TestStalledServer(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "pull", "push")
+		data := randomBytes(t, 8<<20)
+		writeLocal(t, srv.local("pull", "big.pgp"), data)
+
+		t.Run("dial", func(t *testing.T) {
+			p := startProxy(t, srv.cfg.Address, false, 100) // the banner passes, the key exchange does not
+			start := time.Now()
+			_, err := Dial(context.Background(), viaProxy(t, srv, p))
+			checkBounded(t, "Dial", err, start)
+		})
+		t.Run("download", func(t *testing.T) {
+			p := startProxy(t, srv.cfg.Address, false, -1)
+			d := dial(t, viaProxy(t, srv, p))
+			p.setBudget(1 << 20)
+			start := time.Now()
+			_, err := d.Download(context.Background(), srv.remote("pull"), "big.pgp", io.Discard)
+			checkBounded(t, "Download", err, start)
+			if _, _, err := d.List(context.Background(), srv.remote("pull")); !errors.Is(err, ErrTimeout) {
+				t.Errorf("List after the stall = %v, want the recorded ErrTimeout", err)
+			}
+		})
+		t.Run("upload", func(t *testing.T) {
+			p := startProxy(t, srv.cfg.Address, false, -1)
+			d := dial(t, viaProxy(t, srv, p))
+			u, err := d.Create(srv.remote("push"), "up.pgp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.setBudget(1 << 20)
+			start := time.Now()
+			_, err = io.Copy(u, bytes.NewReader(data))
+			if err == nil {
+				err = u.Commit(int64(len(data)))
+			}
+			checkBounded(t, "upload", err, start)
+		})
+		t.Run("keepalive", func(t *testing.T) {
+			p := startProxy(t, srv.cfg.Address, false, -1)
+			d := dial(t, viaProxy(t, srv, p))
+			p.setBudget(0)
+			deadline := time.Now().Add(2 * stallTimeout)
+			for d.failed() == nil && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := d.failed(); !errors.Is(err, ErrTimeout) {
+				t.Fatalf("idle stalled connection: failure = %v, want a keepalive ErrTimeout within %v", err, 2*stallTimeout)
+			}
+		})
+	})
+}
+
+func TestCutConnectionThenRetry(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "pull")
+		data := randomBytes(t, 4<<20)
+		writeLocal(t, srv.local("pull", "big.pgp"), data)
+		p := startProxy(t, srv.cfg.Address, true, 256<<10) // enough to log in, not to download
+		cfg := viaProxy(t, srv, p)
+		var errs []error
+		var got bytes.Buffer
+		err := Retry(context.Background(), 3, 10*time.Millisecond, func() error {
+			got.Reset()
+			d, err := Dial(context.Background(), cfg)
+			if err == nil {
+				defer d.Close()
+				_, err = d.Download(context.Background(), srv.remote("pull"), "big.pgp", &got)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				p.setBudget(-1) // healthy from now on
+			}
+			return err
+		})
+		if err != nil || !bytes.Equal(got.Bytes(), data) {
+			t.Fatalf("Retry = %v (content equal %v)", err, bytes.Equal(got.Bytes(), data))
+		}
+		if len(errs) != 1 || IsPermanent(errs[0]) {
+			t.Fatalf("errors before success = %v, want one retryable cut", errs)
+		}
+	})
+}
