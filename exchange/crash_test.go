@@ -1,0 +1,155 @@
+package exchange_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/sealpost/sealpost/exchange/audit"
+)
+
+var (
+	crashBinOnce sync.Once
+	crashBin     string
+	crashBinErr  error
+)
+
+// crashBinary builds sealpost with the crashtest tag: it kills itself with
+// SIGKILL at the step named by $SEALPOST_CRASH_AT.
+func crashBinary(t *testing.T) string {
+	t.Helper()
+	crashBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sealpost-crashtest-")
+		if err != nil {
+			crashBinErr = err
+			return
+		}
+		crashBin = filepath.Join(dir, "sealpost")
+		out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", crashBin, "github.com/sealpost/sealpost/cmd/sealpost").CombinedOutput()
+		if err != nil {
+			crashBinErr = errors.New(string(out))
+		}
+	})
+	if crashBinErr != nil {
+		t.Fatalf("build the crashtest binary: %v", crashBinErr)
+	}
+	return crashBin
+}
+
+// runBinary runs `sealpost run --partner peer` for side s, killed at
+// crashAt when it is set. It reports whether the process was killed.
+func runBinary(t *testing.T, s *side, peer, crashAt string) bool {
+	t.Helper()
+	cmd := exec.Command(crashBinary(t), "--config", s.cfgPath, "run", "--partner", peer)
+	cmd.Env = append(os.Environ(), "SEALPOST_CRASH_AT="+crashAt)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() && st.Signal() == syscall.SIGKILL {
+			return true
+		}
+	}
+	if err != nil {
+		t.Fatalf("sealpost run for %s (crash at %q): %v\n%s", s.id, crashAt, err, out)
+	}
+	return false
+}
+
+// The step boundaries of a push and of a pull where a run may be killed.
+var (
+	pushPoints = []string{"push.claimed", "push.sealed", "push.published", "push.logged"}
+	pullPoints = []string{"pull.downloaded", "pull.cleaned", "pull.receipt-owed", "pull.filed", "pull.logged", "receipt.claimed",
+		"push.sealed", "push.published", "push.logged"}
+)
+
+// TestCrashAtEachStep kills the sender at each step of a push, and the
+// receiver at each step of a pull (and of the push of its receipts), then
+// lets the next runs recover. Every bundle must end up filed exactly once,
+// answered by exactly one receipt, with nothing left on the drop.
+func TestCrashAtEachStep(t *testing.T) {
+	for _, point := range pushPoints {
+		t.Run("sender/"+point, func(t *testing.T) {
+			w := newWorld(t, loopbackServer(t), "", us, uk)
+			queueTwo(w)
+			if !runBinary(t, w.sides[us], uk, point) {
+				t.Fatalf("the run was not killed at %s", point)
+			}
+			runBinary(t, w.sides[us], uk, "")
+			w.run(uk, us)
+			w.run(us, uk)
+			checkExactlyOnce(t, w)
+		})
+	}
+	for _, point := range pullPoints {
+		t.Run("receiver/"+point, func(t *testing.T) {
+			w := newWorld(t, loopbackServer(t), "", us, uk)
+			queueTwo(w)
+			w.run(us, uk)
+			if !runBinary(t, w.sides[uk], us, point) {
+				t.Fatalf("the run was not killed at %s", point)
+			}
+			runBinary(t, w.sides[uk], us, "")
+			w.run(us, uk)
+			checkExactlyOnce(t, w)
+		})
+	}
+}
+
+// queueTwo queues two requests from us to uk.
+func queueTwo(w *world) {
+	w.send(us, uk, "first", "", map[string]string{"one.txt": "first request"})
+	w.send(us, uk, "second", "", map[string]string{"two.txt": "second request", "folder/three.txt": "attached"})
+}
+
+// checkExactlyOnce checks the outcome of two requests after crashes and
+// recovery: both filed once, both receipted once, queues and drops empty,
+// both logs verifying.
+func checkExactlyOnce(t *testing.T, w *world) {
+	t.Helper()
+	inbox := w.inbox(uk, us)
+	refs := map[string]int{}
+	for _, m := range inbox {
+		refs[m.Reference]++
+	}
+	if len(inbox) != 2 || refs["first"] != 1 || refs["second"] != 1 {
+		t.Fatalf("partner's inbox has %d bundles %v, want first and second once each", len(inbox), refs)
+	}
+	uploaded := map[string]int{}
+	for _, r := range w.records(us, audit.EvUploaded) {
+		uploaded[r.Bundle]++
+	}
+	receipts := map[string]int{}
+	for _, r := range w.records(us, audit.EvReceipt) {
+		if r.Outcome != "ok" {
+			t.Fatalf("receipt record not ok: %+v", r)
+		}
+		receipts[r.InReplyTo]++
+	}
+	if len(uploaded) != 2 || len(receipts) != 2 {
+		t.Fatalf("uploaded %v, receipts %v: want 2 bundles, each receipted", uploaded, receipts)
+	}
+	for id, n := range uploaded {
+		if n != 1 || receipts[id] != 1 {
+			t.Fatalf("bundle %s uploaded %d times, receipted %d times; want once each", id, n, receipts[id])
+		}
+	}
+	if got := len(w.records(uk, audit.EvFiled)); got != 2 {
+		t.Fatalf("partner's log files %d bundles, want 2", got)
+	}
+	for _, dir := range []string{w.sides[us].state("outbox", uk), w.sides[us].state("work", uk, "out"),
+		w.sides[uk].state("work", us, "out"), w.sides[uk].state("work", us, "in"), w.sides[uk].state("work", us, "receipts"),
+		w.sides[uk].state("quarantine", us)} {
+		if left := names(t, dir); len(left) != 0 {
+			t.Fatalf("%s still holds %v", dir, left)
+		}
+	}
+	for _, pair := range [][2]string{{us, uk}, {uk, us}} {
+		if left := w.drop(pair[0], pair[1]); len(left) != 0 {
+			t.Fatalf("drop %s-to-%s still holds %v", pair[0], pair[1], left)
+		}
+	}
+}
