@@ -277,6 +277,8 @@ func TestLoadErrors(t *testing.T) {
 			at: "passphrase_file:", key: "identity.passphrase_file", want: "are too open; run chmod 600 "},
 		{name: "both passphrase sources", old: "state_dir: state", new: "  passphrase_env: PGP_PASS\nstate_dir: state",
 			at: "passphrase_env", key: "identity.passphrase_env", want: "both set; keep one"},
+		{name: "both passphrase sources, file last", old: "  passphrase_file:", new: "  passphrase_env: PGP_PASS\n  passphrase_file:",
+			at: "  passphrase_file", key: "identity.passphrase_file", want: "both set; keep one"},
 		{name: "bad cron", old: `pull: "*/10 * * * *"`, new: `pull: "61 * * * *"`,
 			key: "partners.uk-hmrc.schedule.pull", want: `"61 * * * *" is not a cron spec`},
 		{name: "seconds field refused", old: `pull: "*/10 * * * *"`, new: `pull: "0 */10 * * * *"`,
@@ -673,16 +675,16 @@ func lookup(n *yaml.Node, path []string) *yaml.Node {
 	return nil
 }
 
-// FuzzLoad writes each input as a config beside the files fullYAML names and
-// loads it: Load must not panic, must return only *Error, and must never
+// FuzzLoad writes each input as a config beside the files fullYAML names
+// (one folder per fuzz process; inputs run one at a time) and loads it: Load must not panic, must return only *Error, and must never
 // reveal the passphrase file's contents.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(strings.ReplaceAll(fullYAML, "{{dir}}/", "")))
 	f.Add([]byte("partners: &a {x: *a}\n"))
+	dir := f.TempDir()
+	writeFiles(f, dir)
+	path := filepath.Join(dir, "sealpost.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		writeFiles(t, dir)
-		path := filepath.Join(dir, "sealpost.yaml")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}

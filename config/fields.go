@@ -142,7 +142,7 @@ func (w *walker) path(dst *string, check func(string) error) field {
 func (w *walker) partyID(dst *string) field {
 	return value(w, dst, text, func(s string) (string, error) {
 		if !ValidPartyID(s) {
-			return "", fmt.Errorf("%q is not a valid party id (a-z, 0-9 and '-', not starting with '-', at most 32 characters)", s)
+			return "", fmt.Errorf("%q is not a valid party id %s", s, partyIDRule)
 		}
 		return s, nil
 	})

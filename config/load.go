@@ -123,8 +123,10 @@ func (w *walker) identity(id *Identity) field {
 		}
 		f, e := keys["passphrase_file"], keys["passphrase_env"]
 		if f != nil && e != nil {
-			later := max(f.Line, e.Line)
-			return w.errf(later, path+".passphrase_env", "passphrase_file and passphrase_env are both set; keep one")
+			if f.Line > e.Line {
+				e = f
+			}
+			return w.errf(e.Line, join(path, e.Value), "passphrase_file and passphrase_env are both set; keep one")
 		}
 		return nil
 	}
@@ -136,7 +138,7 @@ func (w *walker) partners(ps map[string]*Partner) field {
 		err := w.each(path, v, func(k, v *yaml.Node) error {
 			key := join(path, k.Value)
 			if !ValidPartyID(k.Value) {
-				return w.errf(k.Line, key, "%q is not a valid party id (a-z, 0-9 and '-', not starting with '-', at most 32 characters)", k.Value)
+				return w.errf(k.Line, key, "%q is not a valid party id %s", k.Value, partyIDRule)
 			}
 			p := newPartner(k.Value)
 			if _, err := w.decodeSection(key, k.Line, v, w.partnerFields(p), "public_key", "fingerprints", "sftp"); err != nil {

@@ -19,6 +19,9 @@ var ErrTooOpen = errors.New("too open")
 
 var partyID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
+// partyIDRule explains a party id in errors.
+const partyIDRule = "(a-z, 0-9 and '-', not starting with '-', at most 32 characters)"
+
 // ValidPartyID reports whether s matches [a-z0-9][a-z0-9-]{0,31}.
 func ValidPartyID(s string) bool { return partyID.MatchString(s) }
 
