@@ -1,0 +1,278 @@
+// Package crypto is sealpost's OpenPGP layer: our own secret key (Self), a
+// partner's pinned public keys (Peer), Seal (sign then encrypt, streaming),
+// Open (decrypt and verify under a strict policy, streaming), key generation,
+// inspection and detached signatures. It uses github.com/ProtonMail/go-crypto's
+// openpgp/v2 API only.
+package crypto
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+)
+
+// Self is our identity: one secret key entity, decrypted and ready to sign
+// and decrypt.
+type Self struct {
+	entity *openpgp.Entity
+	// decryptIDs are the key ids of our keys that may decrypt but never sign:
+	// the only ids under which Open offers our key, so a message signed by
+	// us is never verified unless the caller opens it as from our own Peer.
+	decryptIDs map[uint64]bool
+	public     *openpgp.Entity // our public key alone, for Public
+}
+
+// Peer is a partner's public keys, reduced to the entities whose primary
+// key (or a subkey) has a pinned fingerprint.
+type Peer struct {
+	entities []*openpgp.Entity
+	pinned   map[string]bool
+}
+
+// LoadSelf reads our secret key from path, armoured (as `gpg
+// --export-secret-keys --armor` writes it) or binary, and decrypts it with
+// passphrase when it is protected. The file must hold exactly one secret key
+// able to sign and decrypt. Errors name the file; a missing or wrong
+// passphrase wraps ErrPassphrase (the passphrase itself is never printed).
+func LoadSelf(path string, passphrase []byte) (*Self, error) {
+	ents, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var secret []*openpgp.Entity
+	for _, e := range ents {
+		if e.PrivateKey != nil {
+			secret = append(secret, e)
+		}
+	}
+	if len(secret) != 1 {
+		return nil, fmt.Errorf("secret key file %s: holds %d secret keys, want exactly 1", path, len(secret))
+	}
+	e := secret[0]
+	if err := unlock(e, passphrase); err != nil {
+		return nil, fmt.Errorf("secret key file %s: key %s: %w", path, fingerprint(e), err)
+	}
+	if err := checkUsable(e); err != nil {
+		return nil, fmt.Errorf("secret key file %s: key %s: %w", path, fingerprint(e), err)
+	}
+	s, err := newSelf(e)
+	if err != nil {
+		return nil, fmt.Errorf("secret key file %s: key %s: %w", path, fingerprint(e), err)
+	}
+	return s, nil
+}
+
+// newSelf wraps a decrypted secret key entity.
+func newSelf(e *openpgp.Entity) (*Self, error) {
+	pub, err := publicCopy(e)
+	if err != nil {
+		return nil, err
+	}
+	return &Self{entity: e, decryptIDs: decryptOnlyIDs(e), public: pub}, nil
+}
+
+// publicCopy returns e's public part as a separate entity.
+func publicCopy(e *openpgp.Entity) (*openpgp.Entity, error) {
+	var buf bytes.Buffer
+	if err := e.Serialize(&buf); err != nil {
+		return nil, fmt.Errorf("serialize public key: %w", err)
+	}
+	pub, err := openpgp.ReadEntity(packet.NewReader(&buf))
+	if err != nil {
+		return nil, fmt.Errorf("re-read public key: %w", err)
+	}
+	return pub, nil
+}
+
+// unlock decrypts the protected private keys of e.
+func unlock(e *openpgp.Entity, passphrase []byte) error {
+	if !isProtected(e) {
+		return nil
+	}
+	if len(passphrase) == 0 {
+		return fmt.Errorf("key is passphrase-protected and no passphrase was given: %w", ErrPassphrase)
+	}
+	if err := e.DecryptPrivateKeys(passphrase); err != nil {
+		return fmt.Errorf("cannot decrypt with the passphrase given: %w", ErrPassphrase)
+	}
+	return nil
+}
+
+func isProtected(e *openpgp.Entity) bool {
+	if e.PrivateKey != nil && e.PrivateKey.Encrypted {
+		return true
+	}
+	for _, sk := range e.Subkeys {
+		if sk.PrivateKey != nil && sk.PrivateKey.Encrypted {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUsable reports why e cannot serve as our identity now.
+func checkUsable(e *openpgp.Entity) error {
+	cfg := policyConfig(time.Now())
+	if _, err := e.VerifyPrimaryKey(cfg.Now(), cfg); err != nil {
+		return fmt.Errorf("not valid now: %w", err)
+	}
+	sk, ok := e.SigningKey(cfg.Now(), cfg)
+	if !ok || sk.PrivateKey == nil || sk.PrivateKey.Dummy() {
+		return fmt.Errorf("has no usable secret signing key")
+	}
+	for _, k := range e.DecryptionKeys(0, cfg.Now(), cfg) {
+		if k.PrivateKey != nil && !k.PrivateKey.Dummy() {
+			return nil
+		}
+	}
+	return fmt.Errorf("has no usable secret decryption key")
+}
+
+// decryptOnlyIDs lists the key ids of e's keys flagged for encryption but not
+// for signing.
+func decryptOnlyIDs(e *openpgp.Entity) map[uint64]bool {
+	ids := map[uint64]bool{}
+	for _, sk := range e.Subkeys {
+		sig, err := sk.Verify(time.Time{}, nil)
+		if err != nil || !sig.FlagsValid || sig.FlagSign {
+			continue
+		}
+		if sig.FlagEncryptCommunications || sig.FlagEncryptStorage {
+			ids[sk.PublicKey.KeyId] = true
+		}
+	}
+	return ids
+}
+
+// Fingerprint returns our primary key's fingerprint, lowercase hex.
+func (s *Self) Fingerprint() string { return fingerprint(s.entity) }
+
+// Public returns our own public key as a Peer pinned to our fingerprint: to
+// open our own sent copies, or to encrypt to ourselves.
+func (s *Self) Public() *Peer {
+	return &Peer{entities: []*openpgp.Entity{s.public}, pinned: map[string]bool{s.Fingerprint(): true}}
+}
+
+// LoadPeer reads a partner's public key(s) from path, armoured or binary, and
+// keeps only the entities whose primary key or one of its subkeys has a
+// fingerprint in pinned (40 or 64 hex digits, any case, spaces ignored).
+// Keys not pinned are dropped: they are never used to verify or encrypt.
+// When no key is pinned it returns an error wrapping ErrNotPinned that names
+// the file and the fingerprints found.
+func LoadPeer(path string, pinned []string) (*Peer, error) {
+	ents, err := readKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p := &Peer{pinned: map[string]bool{}}
+	for _, fp := range pinned {
+		p.pinned[normFingerprint(fp)] = true
+	}
+	var found []string
+	for _, e := range ents {
+		found = append(found, fingerprint(e))
+		if p.pins(e) {
+			p.entities = append(p.entities, e)
+		}
+	}
+	if len(p.entities) == 0 {
+		return nil, fmt.Errorf("public key file %s: keys found %s: %w",
+			path, strings.Join(found, ", "), ErrNotPinned)
+	}
+	return p, nil
+}
+
+// pins reports whether e's primary key or one of its subkeys is pinned.
+func (p *Peer) pins(e *openpgp.Entity) bool {
+	if p.pinned[hex.EncodeToString(e.PrimaryKey.Fingerprint)] {
+		return true
+	}
+	for _, sk := range e.Subkeys {
+		if p.pinned[hex.EncodeToString(sk.PublicKey.Fingerprint)] {
+			return true
+		}
+	}
+	return false
+}
+
+// Fingerprints returns the primary fingerprints of the peer's pinned keys.
+func (p *Peer) Fingerprints() []string {
+	fps := make([]string, 0, len(p.entities))
+	for _, e := range p.entities {
+		fps = append(fps, fingerprint(e))
+	}
+	return fps
+}
+
+// normFingerprint lowercases fp and removes spaces, tabs and colons.
+func normFingerprint(fp string) string {
+	fp = strings.ToLower(fp)
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == ':' || r == '\t' {
+			return -1
+		}
+		return r
+	}, fp)
+}
+
+func fingerprint(e *openpgp.Entity) string {
+	return hex.EncodeToString(e.PrimaryKey.Fingerprint)
+}
+
+// readKeyFile reads every key in path; errors name the file.
+func readKeyFile(path string) (openpgp.EntityList, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	defer f.Close()
+	ents, err := readKeys(f)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return ents, nil
+}
+
+// readKeys reads keys armoured (one or more armour blocks) or binary.
+func readKeys(r io.Reader) (openpgp.EntityList, error) {
+	br := bufio.NewReader(r)
+	first, err := br.Peek(1)
+	if err != nil {
+		return nil, fmt.Errorf("no OpenPGP key found: %w", err)
+	}
+	if first[0]&0x80 != 0 {
+		return openpgp.ReadKeyRing(br)
+	}
+	var all openpgp.EntityList
+	for {
+		block, err := armor.Decode(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bad armour: %w", err)
+		}
+		if block.Type != openpgp.PublicKeyType && block.Type != openpgp.PrivateKeyType {
+			return nil, fmt.Errorf("armour block %q is not a key", block.Type)
+		}
+		ents, err := openpgp.ReadKeyRing(block.Body)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ents...)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no OpenPGP key found")
+	}
+	return slices.Clip(all), nil
+}

@@ -1,0 +1,297 @@
+package crypto
+
+import (
+	"bufio"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+)
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// MaxBytes bounds the decompressed literal data; 0 means no limit (tests only).
+	MaxBytes int64
+	// Now is the time for the "signature not from the future" check; zero = now.
+	// Key validity is checked at the signature's creation time.
+	Now time.Time
+}
+
+// MaxClockSkew is how far a signature's creation time may lie after Now.
+const MaxClockSkew = 5 * time.Minute
+
+// allowedHashes are the signature hashes Open accepts (SHA-256 or stronger).
+var allowedHashes = map[crypto.Hash]bool{
+	crypto.SHA256: true, crypto.SHA384: true, crypto.SHA512: true,
+	crypto.SHA3_256: true, crypto.SHA3_512: true,
+}
+
+// weakHashes are refused in message and key binding signatures alike.
+var weakHashes = map[crypto.Hash]bool{
+	crypto.MD5: true, crypto.SHA1: true, crypto.RIPEMD160: true, crypto.SHA224: true,
+}
+
+// Message is a message being opened: an io.Reader over its plaintext.
+// Data read before Read returns io.EOF is UNVERIFIED; io.EOF means the
+// integrity check and the signature verification succeeded. Any other error
+// wraps one of ErrDecrypt, ErrIntegrity, ErrUnsigned, ErrUnknownSigner or
+// ErrLimits (see Code), or is an I/O error of the source (Code "").
+// After an error every Read returns it again.
+type Message struct {
+	md      *openpgp.MessageDetails
+	from    *Peer
+	opt     OpenOptions
+	src     *errReader
+	armored bool
+	n       int64 // literal bytes delivered
+	err     error
+	signer  string
+}
+
+// Open decrypts src with self and verifies it against from only: the
+// verification key ring is from's pinned keys and nothing else (our own key
+// verifies only when from is self.Public()). It refuses at once a message
+// that is not OpenPGP, not encrypted to us, not integrity-protected or not
+// signed; everything else is checked as the returned Message is read.
+// src may be binary or armoured ("PGP MESSAGE").
+func Open(src io.Reader, self *Self, from *Peer, opt OpenOptions) (*Message, error) {
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	m := &Message{from: from, opt: opt, src: &errReader{r: src}}
+	body, err := m.unarmor()
+	if err != nil {
+		return nil, err
+	}
+	// go-crypto refuses signatures made after its "now": allow for skew.
+	cfg := policyConfig(opt.Now.Add(MaxClockSkew))
+	cfg.MaxDecompressedMessageSize = decompressionBound(opt.MaxBytes)
+	ring := &keyRing{self: self, from: from}
+	md, err := openpgp.ReadMessage(body, ring, nil, cfg)
+	if err != nil {
+		return nil, m.fail(classifyHeader(err, ring.offeredSelf))
+	}
+	m.md = md
+	if err := m.checkHeader(self); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// unarmor returns the binary message, decoding armour if src starts with it.
+func (m *Message) unarmor() (io.Reader, error) {
+	br := bufio.NewReader(m.src)
+	first, err := br.Peek(1)
+	if err != nil {
+		return nil, m.fail(refuse(ErrDecrypt, fmt.Errorf("empty message: %w", err)))
+	}
+	if first[0]&0x80 != 0 {
+		return br, nil
+	}
+	block, err := armor.Decode(br)
+	if err != nil {
+		return nil, m.fail(refuse(ErrDecrypt, fmt.Errorf("neither binary OpenPGP nor armour: %w", err)))
+	}
+	if block.Type != openpgp.MessageType {
+		return nil, refuse(ErrDecrypt, fmt.Errorf("armour block %q is not a PGP MESSAGE", block.Type))
+	}
+	m.armored = true
+	return block.Body, nil
+}
+
+// checkHeader refuses what is known before the literal data is read.
+func (m *Message) checkHeader(self *Self) error {
+	switch {
+	case !m.md.IsEncrypted:
+		return refuse(ErrDecrypt, errors.New("message is not encrypted"))
+	case m.md.DecryptedWith.Entity != self.entity:
+		return refuse(ErrDecrypt, errors.New("message was not decrypted with our key"))
+	case !m.md.IsSigned:
+		return refuse(ErrUnsigned, errors.New("message carries no signature"))
+	}
+	return nil
+}
+
+// policyConfig is the go-crypto configuration for reading and verifying.
+func policyConfig(now time.Time) *packet.Config {
+	return &packet.Config{
+		Time:                        func() time.Time { return now },
+		MinRSABits:                  2048,
+		RejectHashAlgorithms:        weakHashes,
+		RejectMessageHashAlgorithms: weakHashes,
+		RejectPublicKeyAlgorithms: map[packet.PublicKeyAlgorithm]bool{
+			packet.PubKeyAlgoElGamal: true, packet.PubKeyAlgoDSA: true,
+		},
+	}
+}
+
+// decompressionBound is go-crypto's bound on decompressed bytes: a backstop
+// well above maxBytes, since Message counts the literal bytes exactly. It
+// leaves room for packet framing (at worst one length octet per data octet).
+// go-crypto reports hitting it as a generic parsing error (ErrIntegrity).
+func decompressionBound(maxBytes int64) *int64 {
+	if maxBytes <= 0 {
+		return nil
+	}
+	bound := int64(math.MaxInt64)
+	if maxBytes < (math.MaxInt64-1<<20)/2 {
+		bound = 2*maxBytes + 1<<20
+	}
+	return &bound
+}
+
+// Armored reports whether the message was ASCII-armoured.
+func (m *Message) Armored() bool { return m.armored }
+
+// Signer returns the primary fingerprint (lowercase hex) of the verified
+// signer; it is "" until Read has returned io.EOF.
+func (m *Message) Signer() string { return m.signer }
+
+// Read reads plaintext. See Message for what io.EOF and errors mean.
+func (m *Message) Read(p []byte) (int, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	n, err := m.md.UnverifiedBody.Read(p)
+	m.n += int64(n)
+	if m.opt.MaxBytes > 0 && m.n > m.opt.MaxBytes {
+		over := m.n - m.opt.MaxBytes
+		return n - int(min(over, int64(n))), m.fail(refuse(ErrLimits,
+			fmt.Errorf("literal data exceeds %d bytes", m.opt.MaxBytes)))
+	}
+	switch {
+	case err == io.EOF:
+		if verr := m.verify(); verr != nil {
+			return n, m.fail(verr)
+		}
+		m.err = io.EOF
+		return n, io.EOF
+	case err != nil:
+		return n, m.fail(classifyBody(err))
+	}
+	return n, nil
+}
+
+// fail records err (or the source's own I/O error, which go-crypto would
+// hide behind a generic parsing error) as the sticky error.
+func (m *Message) fail(err error) error {
+	if m.src.err != nil {
+		err = fmt.Errorf("read message: %w", m.src.err)
+	}
+	m.err = err
+	return err
+}
+
+// verify applies the policy once the body has been read to EOF.
+func (m *Message) verify() error {
+	md := m.md
+	if !md.IsVerified {
+		return refuse(ErrUnsigned, errors.New("signature was not verified"))
+	}
+	if sel := md.SelectedCandidate; sel != nil && sel.CorrespondingSig != nil {
+		if t := sel.CorrespondingSig.CreationTime; t.After(m.opt.Now.Add(MaxClockSkew)) {
+			return refuse(ErrUnsigned, fmt.Errorf("signature made at %s, in the future", t.UTC().Format(time.RFC3339)))
+		}
+	}
+	if md.SignatureError != nil {
+		return classifySignature(md.SignatureError, md.SelectedCandidate)
+	}
+	if md.Signature == nil || md.SignedBy == nil {
+		return refuse(ErrUnsigned, errors.New("no verified signature"))
+	}
+	if !allowedHashes[md.Signature.Hash] {
+		return refuse(ErrUnsigned, fmt.Errorf("signature hash %s is weaker than SHA-256", md.Signature.Hash))
+	}
+	fp, ok := m.from.signerPinned(md.SignedBy)
+	if !ok {
+		return refuse(ErrUnknownSigner, fmt.Errorf("signed by %s", fp))
+	}
+	m.signer = fp
+	return nil
+}
+
+// classifySignature maps go-crypto's signature error to a refusal.
+func classifySignature(err error, sel *openpgp.SignatureCandidate) error {
+	if errors.Is(err, pgperrors.ErrUnknownIssuer) && sel != nil {
+		return refuse(ErrUnknownSigner, fmt.Errorf("signed by key id %016x: %w", sel.IssuerKeyId, err))
+	}
+	if errors.Is(err, pgperrors.ErrUnknownIssuer) {
+		return refuse(ErrUnknownSigner, err)
+	}
+	return refuse(ErrUnsigned, err)
+}
+
+// signerPinned returns the signer's primary fingerprint and whether the
+// signer is one of p's entities with its primary or signing key pinned.
+func (p *Peer) signerPinned(k *openpgp.Key) (string, bool) {
+	fp := hex.EncodeToString(k.Entity.PrimaryKey.Fingerprint)
+	for _, e := range p.entities {
+		if e == k.Entity {
+			return fp, p.pinned[fp] || p.pinned[hex.EncodeToString(k.PublicKey.Fingerprint)]
+		}
+	}
+	return fp, false
+}
+
+// keyRing offers Open's two key sets to go-crypto: our own key only under the
+// ids of our decryption-only keys (and the wildcard id 0 of hidden
+// recipients), the partner's pinned keys under all their ids.
+type keyRing struct {
+	self        *Self
+	from        *Peer
+	offeredSelf bool // a session key packet named one of our keys
+}
+
+// EntitiesById implements openpgp.KeyRing.
+func (r *keyRing) EntitiesById(id uint64) []*openpgp.Entity {
+	var out []*openpgp.Entity
+	for _, e := range r.from.entities {
+		if hasKeyID(e, id) {
+			out = append(out, e)
+		}
+	}
+	if id == 0 || r.self.decryptIDs[id] {
+		out = append(out, r.self.entity)
+		r.offeredSelf = true
+	}
+	return out
+}
+
+// KeysById implements openpgp.KeyRing.
+func (r *keyRing) KeysById(id uint64) []openpgp.Key {
+	return openpgp.EntityList(r.EntitiesById(id)).KeysById(id)
+}
+
+func hasKeyID(e *openpgp.Entity, id uint64) bool {
+	if e.PrimaryKey.KeyId == id {
+		return true
+	}
+	for _, sk := range e.Subkeys {
+		if sk.PublicKey.KeyId == id {
+			return true
+		}
+	}
+	return false
+}
+
+// errReader remembers the first error of the underlying reader other than EOF.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
