@@ -163,7 +163,7 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 	if meta.Item != "" {
 		var err error
 		if srcs, err = bundle.SourcesForItem(filepath.Join(claim, "item", meta.Item)); err != nil {
-			return 0, "", &unsafeItemError{err}
+			return 0, "", &localError{&unsafeItemError{err}}
 		}
 	}
 	local, err := fsx.CreateTemp(sent, 0o600)
@@ -230,7 +230,7 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 	}
 	if err := bundle.Write(tw, m, srcs); err != nil {
 		if errors.Is(err, bundle.ErrUnsafeSource) {
-			return &unsafeItemError{err}
+			return &localError{&unsafeItemError{err}}
 		}
 		return err
 	}

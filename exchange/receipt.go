@@ -87,7 +87,7 @@ func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering boo
 	}
 	rc := m.Receipt
 	rec := audit.Record{Event: audit.EvReceipt, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
-		SHA256: in.sha256, InReplyTo: rc.For, Code: rc.Code, Detail: rc.Status}
+		SHA256: in.sha256, InReplyTo: receiptFor(rc), Code: rc.Code, Detail: rc.Status}
 	if m.LogHead != nil {
 		rec.PeerLogHead = &audit.LogHead{Seq: m.LogHead.Seq, SHA256: m.LogHead.SHA256}
 	}
@@ -108,8 +108,9 @@ func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering boo
 // matchReceipt checks that a receipt answers a bundle we sent, and that the
 // hash it gives is that of the bytes we sent.
 func (r *partnerRun) matchReceipt(rc *bundle.Receipt) error {
-	sent := filepath.Join(r.e.dirs.sent(r.id), rc.For+".pgp")
-	if !exists(sent) {
+	id := receiptFor(rc)
+	sent := filepath.Join(r.e.dirs.sent(r.id), id+".pgp")
+	if !uuidRE.MatchString(id) || !exists(sent) {
 		return fmt.Errorf("receipt for %q matches nothing we sent to %s", rc.For, r.id)
 	}
 	sum, err := fileSHA256(sent)
@@ -120,4 +121,14 @@ func (r *partnerRun) matchReceipt(rc *bundle.Receipt) error {
 		return fmt.Errorf("receipt for %s gives ciphertext sha256 %s, but we sent %s", rc.For, rc.CiphertextSHA256, sum)
 	}
 	return nil
+}
+
+// receiptFor returns the id of the bundle a receipt answers: its `for`, or
+// the id in the file name it gives when the partner could not read the
+// bundle.
+func receiptFor(rc *bundle.Receipt) string {
+	if _, _, _, id, _, ok := bundle.ParseFileName(rc.For); ok {
+		return id
+	}
+	return rc.For
 }

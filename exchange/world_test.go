@@ -111,8 +111,7 @@ func newWorld(t testing.TB, srv server, extra string, ids ...string) *world {
       push_dir: %[7]s/%[8]s-to-%[1]s
       pull_dir: %[7]s/%[1]s-to-%[8]s
       timeout: 10s
-    settle: 0s
-%[9]s`, peer, w.sides[peer].fp, srv.addr, srv.user, srv.clientKey, srv.knownHosts, srv.remoteRoot, id, indent(extra))
+%[9]s`, peer, w.sides[peer].fp, srv.addr, srv.user, srv.clientKey, srv.knownHosts, srv.remoteRoot, id, indent(withSettle(extra)))
 		}
 		s.cfgPath = filepath.Join(s.dir, "sealpost.yaml")
 		must(t, os.WriteFile(s.cfgPath, []byte(yaml), 0o600))
@@ -264,3 +263,12 @@ func readJSONFile(t testing.TB, path string, v any) {
 
 // runAll is a full cycle for every partner.
 func runAll() exchange.RunOptions { return exchange.RunOptions{} }
+
+// withSettle adds "settle: 0s" to a partner block that sets none, so that
+// items queued in tests go at once.
+func withSettle(extra string) string {
+	if strings.Contains(extra, "settle:") {
+		return extra
+	}
+	return "settle: 0s\n" + extra
+}

@@ -239,6 +239,9 @@ func entryName(hdr *tar.Header) (string, error) {
 	if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir {
 		return "", fmt.Errorf("is %s, not a regular file or folder", typeName(hdr.Typeflag))
 	}
+	if hdr.Typeflag == tar.TypeDir && hdr.Size != 0 {
+		return "", fmt.Errorf("is a folder with a size (%d bytes)", hdr.Size)
+	}
 	for k := range hdr.PAXRecords {
 		if strings.HasPrefix(k, "GNU.sparse.") {
 			return "", errors.New("is a sparse file")

@@ -161,6 +161,7 @@ func TestReadRefuses(t *testing.T) {
 		{"duplicate after NFC", good(reg("payload/caf\u00e9", "x"), reg("payload/cafe\u0301", "y")), okLimits, Expect{}, ErrArchive, "NFC"},
 		{"folders differing in case", good(reg("payload/D/x", "x"), reg("payload/d/y", "y")), okLimits, Expect{}, ErrArchive, "case folding"},
 		{"file and folder", good(reg("payload/a/b", "x")), okLimits, Expect{}, ErrArchive, "both a file and a folder"},
+		{"folder with a size", good(entry{tar.Header{Typeflag: tar.TypeDir, Name: "payload/d/", Size: 512, ModTime: testTime}, ""}), okLimits, Expect{}, ErrArchive, "folder with a size"},
 		{"duplicate folder entry", good(dirEnt("payload/d/"), dirEnt("payload/d/")), okLimits, Expect{}, ErrArchive, "appears twice"},
 		{"manifest missing", craft(t, a), okLimits, Expect{}, ErrArchive, "no manifest.json"},
 		{"manifest twice", craft(t, append(bundleOf(t, a), manifestOf(t, listing(a)))...), okLimits, Expect{}, ErrArchive, "twice"},
