@@ -1,0 +1,657 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/sftpd"
+)
+
+// binary is the sealpost command built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sealpost-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sealpost")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	us = "us-cbp"
+	uk = "uk-hmrc"
+)
+
+// result is what one command line did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// sealpost runs a command line in-process through run.
+func sealpost(t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// sealpostBin runs the built binary.
+func sealpostBin(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run %s: %v", binary, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// want fails unless r exited with code.
+func (r result) want(t *testing.T, code int) result {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("want exit %d, got %s", code, r)
+	}
+	return r
+}
+
+// wantError checks that r exited with code and that stderr holds an error
+// line "sealpost: error: ..." containing each of parts. Every line of
+// stderr that is not an operator log line must start with "sealpost: error: "
+// or "sealpost: hint: ", and each error is a single line.
+func (r result) wantError(t *testing.T, code int, parts ...string) result {
+	t.Helper()
+	r.want(t, code)
+	var errLines []string
+	for _, line := range strings.Split(strings.TrimRight(r.stderr, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "sealpost: error: "):
+			errLines = append(errLines, line)
+		case strings.HasPrefix(line, "sealpost: hint: "), strings.HasPrefix(line, "time="):
+		default:
+			t.Fatalf("stderr line %q is neither an error, a hint nor a log line:\n%s", line, r)
+		}
+	}
+	if len(errLines) == 0 {
+		t.Fatalf("no 'sealpost: error: ' line:\n%s", r)
+	}
+	for _, p := range parts {
+		found := false
+		for _, l := range errLines {
+			if strings.Contains(l, p) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("no error line contains %q:\n%s", p, r)
+		}
+	}
+	return r
+}
+
+// party is one side of a test world: its keys and configuration on disk.
+type party struct {
+	id      string
+	dir     string
+	cfgPath string
+	fp      string
+}
+
+func (p *party) state(parts ...string) string {
+	return filepath.Join(append([]string{p.dir, "state"}, parts...)...)
+}
+
+// cli runs a command line with this party's configuration.
+func (p *party) cli(t *testing.T, args ...string) result {
+	t.Helper()
+	return sealpost(t, append([]string{"--config", p.cfgPath}, args...)...)
+}
+
+// cliWorld is two parties exchanging over an in-process SFTP server.
+type cliWorld struct {
+	srv     *sftpd.Server
+	parties map[string]*party
+}
+
+// newCLIWorld writes keys and configurations for us and uk. extra is
+// appended to each partner block (already indented).
+func newCLIWorld(t *testing.T, extra string) *cliWorld {
+	t.Helper()
+	srv, err := sftpd.Start(t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	w := &cliWorld{srv: srv, parties: map[string]*party{}}
+	base := t.TempDir()
+	ids := []string{us, uk}
+	for _, id := range ids {
+		p := &party{id: id, dir: filepath.Join(base, id)}
+		must(t, os.MkdirAll(filepath.Join(p.dir, "keys"), 0o700))
+		secret, public, fp, err := crypto.GenerateKey(id, crypto.KeyEd25519, nil)
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(p.dir, "keys", id+".secret.asc"), secret, 0o600))
+		must(t, os.WriteFile(filepath.Join(base, id+".public.asc"), public, 0o644))
+		p.fp = fp
+		w.parties[id] = p
+	}
+	for _, id := range ids {
+		p := w.parties[id]
+		peer := uk
+		if id == uk {
+			peer = us
+		}
+		must(t, os.MkdirAll(filepath.Join(srv.Root, id+"-to-"+peer), 0o755))
+		yaml := fmt.Sprintf(`identity:
+  id: %[1]s
+  private_key: keys/%[1]s.secret.asc
+state_dir: state
+partners:
+  %[2]s:
+    public_key: ../%[2]s.public.asc
+    fingerprints: ["%[3]s"]
+    sftp:
+      address: %[4]s
+      user: %[1]s
+      private_key: %[5]s
+      known_hosts: %[6]s
+      push_dir: /%[1]s-to-%[2]s
+      pull_dir: /%[2]s-to-%[1]s
+      timeout: 10s
+    settle: 0s
+%[7]s`, id, peer, w.parties[peer].fp, srv.Addr, srv.ClientKey, srv.KnownHosts, extra)
+		p.cfgPath = filepath.Join(p.dir, "sealpost.yaml")
+		must(t, os.WriteFile(p.cfgPath, []byte(yaml), 0o600))
+	}
+	return w
+}
+
+// drop lists the server folder from → to.
+func (w *cliWorld) drop(t *testing.T, from, to string) []string {
+	return names(t, filepath.Join(w.srv.Root, from+"-to-"+to))
+}
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	must(t, os.MkdirAll(filepath.Dir(p), 0o700))
+	must(t, os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+// events returns the events of a party's exchange log, in order.
+func events(t *testing.T, p *party) []string {
+	t.Helper()
+	var out []string
+	err := audit.Scan(p.state("audit"), func(r audit.Record) error {
+		out = append(out, r.Event)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+func TestUsageErrors(t *testing.T) {
+	w := newCLIWorld(t, "")
+	cfg := w.parties[us].cfgPath
+	file := writeFile(t, t.TempDir(), "a.txt", "hello")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		parts []string
+	}{
+		{"unknown command", []string{"--config", cfg, "frobnicate"}, []string{`unknown command "frobnicate"`}},
+		{"send without --to", []string{"--config", cfg, "send", file}, []string{"--to"}},
+		{"seal without --to", []string{"--config", cfg, "bundle", "seal", file}, []string{"--to"}},
+		{"push-only and pull-only", []string{"--config", cfg, "run", "--push-only", "--pull-only"}, []string{"--push-only and --pull-only"}},
+		{"unknown partner for run", []string{"--config", cfg, "run", "--partner", "fr-dgddi"}, []string{"fr-dgddi"}},
+		{"unknown partner for send", []string{"--config", cfg, "send", "--to", "fr-dgddi", file}, []string{"fr-dgddi"}},
+		{"unknown partner for status", []string{"--config", cfg, "status", "--partner", "fr-dgddi"}, []string{"fr-dgddi"}},
+		{"reply-to not an id", []string{"--config", cfg, "send", "--to", uk, "--reply-to", "CASE-1", file}, []string{"CASE-1"}},
+		{"send a missing file", []string{"--config", cfg, "send", "--to", uk, filepath.Join(t.TempDir(), "nope.pdf")}, []string{"nope.pdf"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sealpost(t, tc.args...).wantError(t, 2, tc.parts...)
+		})
+	}
+	// Nothing was queued by any of them.
+	if got := names(t, w.parties[us].state("outbox", uk)); len(got) != 0 {
+		t.Fatalf("outbox holds %v after usage errors", got)
+	}
+	t.Run("unknown flag", func(t *testing.T) {
+		// The flag package prints its own complaint and the command's
+		// usage first; the last lines are ours.
+		r := sealpost(t, "--config", cfg, "run", "--sideways").want(t, 2)
+		if !strings.Contains(r.stderr, "sealpost: error: run: flag provided but not defined: -sideways\n") {
+			t.Fatalf("no error line naming the flag:\n%s", r)
+		}
+	})
+	t.Run("no command", func(t *testing.T) {
+		if r := sealpost(t); r.code != 2 || !strings.Contains(r.stderr, "usage: sealpost") {
+			t.Fatalf("want exit 2 and usage, got %s", r)
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		if r := sealpost(t, "help"); r.code != 0 || !strings.Contains(r.stdout, "commands:") {
+			t.Fatalf("want exit 0 and the command list, got %s", r)
+		}
+	})
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Run("unknown key names file and line", func(t *testing.T) {
+		w := newCLIWorld(t, "    colour: blue\n")
+		p := w.parties[us]
+		data, err := os.ReadFile(p.cfgPath)
+		must(t, err)
+		line := 0
+		for i, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "colour:") {
+				line = i + 1
+			}
+		}
+		r := p.cli(t, "status").wantError(t, 2, fmt.Sprintf("sealpost.yaml:%d", line), "colour")
+		if len(names(t, p.state())) != 0 {
+			t.Fatalf("state created despite a configuration error:\n%s", r)
+		}
+	})
+	t.Run("missing file", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "nope.yaml")
+		sealpost(t, "--config", missing, "run").wantError(t, 2, "nope.yaml")
+	})
+	t.Run("missing file from SEALPOST_CONFIG", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "env.yaml")
+		t.Setenv("SEALPOST_CONFIG", missing)
+		sealpost(t, "status").wantError(t, 2, "env.yaml")
+	})
+	t.Run("no configuration at all", func(t *testing.T) {
+		t.Setenv("SEALPOST_CONFIG", "")
+		t.Chdir(t.TempDir())
+		sealpost(t, "status").wantError(t, 2, "sealpost.yaml")
+	})
+	t.Run("secret key readable by others", func(t *testing.T) {
+		w := newCLIWorld(t, "")
+		p := w.parties[us]
+		key := filepath.Join(p.dir, "keys", us+".secret.asc")
+		must(t, os.Chmod(key, 0o644))
+		p.cli(t, "status").wantError(t, 2, key, "too open")
+		p.cli(t, "run").wantError(t, 2, "too open")
+	})
+	t.Run("ssh key readable by others", func(t *testing.T) {
+		w := newCLIWorld(t, "")
+		must(t, os.Chmod(w.srv.ClientKey, 0o644))
+		w.parties[us].cli(t, "run").wantError(t, 2, w.srv.ClientKey, "too open")
+	})
+	t.Run("partner public key without the pinned fingerprint", func(t *testing.T) {
+		w := newCLIWorld(t, "")
+		p := w.parties[us]
+		_, other, _, err := crypto.GenerateKey("someone", crypto.KeyEd25519, nil)
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(filepath.Dir(p.dir), uk+".public.asc"), other, 0o644))
+		p.cli(t, "status").wantError(t, 2, "partners."+uk+".public_key")
+	})
+}
+
+// TestLocked takes a partner's lock as another run would and checks that
+// `run` exits 3 and does nothing.
+func TestLocked(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	p.cli(t, "send", "--to", uk, writeFile(t, t.TempDir(), "a.txt", "hello")).want(t, 0)
+	before := events(t, p)
+
+	lock := p.state("locks", uk+".lock")
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+	must(t, err)
+	defer f.Close()
+	must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB))
+
+	p.cli(t, "run", "--partner", uk).wantError(t, 3, uk)
+	p.cli(t, "run").wantError(t, 3)
+	// The binary too: another process.
+	sealpostBin(t, "--config", p.cfgPath, "run", "--partner", uk).wantError(t, 3, uk)
+
+	if got := names(t, p.state("outbox", uk)); len(got) != 1 {
+		t.Fatalf("outbox holds %v, want the one queued item", got)
+	}
+	if got := names(t, p.state("sent", uk)); len(got) != 0 {
+		t.Fatalf("sent/ holds %v while locked out", got)
+	}
+	if got := w.drop(t, us, uk); len(got) != 0 {
+		t.Fatalf("drop holds %v while locked out", got)
+	}
+	if after := events(t, p); len(after) != len(before) {
+		t.Fatalf("exchange log grew while locked out: %v → %v", before, after)
+	}
+
+	must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_UN))
+	p.cli(t, "run", "--partner", uk).want(t, 0)
+	if got := w.drop(t, us, uk); len(got) != 1 {
+		t.Fatalf("drop holds %v after the lock was released, want one bundle", got)
+	}
+}
+
+var fingerprintRE = regexp.MustCompile(`(?m)^fingerprint ([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
+
+func TestKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	r := sealpost(t, "keys", "generate", "--id", us, "--out", dir).want(t, 0)
+	m := fingerprintRE.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no fingerprint line in:\n%s", r)
+	}
+	fp := m[1]
+	secret, public := filepath.Join(dir, us+".secret.asc"), filepath.Join(dir, us+".public.asc")
+	for path, mode := range map[string]os.FileMode{secret: 0o600, public: 0o644} {
+		fi, err := os.Stat(path)
+		must(t, err)
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode().Perm(), mode)
+		}
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("key folder %s: %v, mode %v; want no access for group and others", dir, err, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(secret)
+	must(t, err)
+	if !bytes.Contains(data, []byte("BEGIN PGP PRIVATE KEY BLOCK")) {
+		t.Errorf("%s is not an armoured secret key", secret)
+	}
+	for _, f := range []string{secret, public} {
+		r := sealpost(t, "keys", "inspect", f).want(t, 0)
+		if !strings.Contains(strings.ToUpper(r.stdout), strings.ToUpper(fp)) {
+			t.Errorf("keys inspect %s does not print fingerprint %s:\n%s", f, fp, r)
+		}
+	}
+
+	// A second generate refuses to overwrite, and leaves the key alone.
+	sealpost(t, "keys", "generate", "--id", us, "--out", dir).wantError(t, 2, "overwrite")
+	again, err := os.ReadFile(secret)
+	must(t, err)
+	if !bytes.Equal(data, again) {
+		t.Fatal("the secret key changed after a refused generate")
+	}
+
+	sealpost(t, "keys", "generate", "--id", "Not_An_Id", "--out", t.TempDir()).wantError(t, 2, "Not_An_Id")
+	sealpost(t, "keys", "inspect", filepath.Join(t.TempDir(), "nope.asc")).wantError(t, 2, "nope.asc")
+	junk := writeFile(t, t.TempDir(), "junk.asc", "not a key")
+	sealpost(t, "keys", "inspect", junk).wantError(t, 2, "junk.asc")
+}
+
+func TestBundleSealOpen(t *testing.T) {
+	w := newCLIWorld(t, "")
+	src := t.TempDir()
+	a := writeFile(t, src, "request.txt", "please send the records")
+	writeFile(t, src, "scans/p1.txt", "page 1")
+	out := filepath.Join(t.TempDir(), "case7.pgp")
+	r := w.parties[us].cli(t, "bundle", "seal", "--to", uk, "--ref", "CASE-7", "-o", out, a, filepath.Join(src, "scans")).want(t, 0)
+	if !strings.Contains(r.stdout, out) {
+		t.Fatalf("seal does not name its output:\n%s", r)
+	}
+
+	dst := filepath.Join(t.TempDir(), "opened")
+	r = w.parties[uk].cli(t, "bundle", "open", "--from", us, "-o", dst, out).want(t, 0)
+	if !strings.Contains(r.stdout, "CASE-7") {
+		t.Fatalf("open does not print the reference:\n%s", r)
+	}
+	for name, want := range map[string]string{"payload/request.txt": "please send the records", "payload/scans/p1.txt": "page 1"} {
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || string(got) != want {
+			t.Fatalf("%s: %q, %v; want %q", name, got, err, want)
+		}
+	}
+	var m struct {
+		Sender, Recipient, Kind, Reference string
+	}
+	data, err := os.ReadFile(filepath.Join(dst, "manifest.json"))
+	must(t, err)
+	must(t, json.Unmarshal(data, &m))
+	if m.Sender != us || m.Recipient != uk || m.Kind != "request" || m.Reference != "CASE-7" {
+		t.Fatalf("manifest %+v", m)
+	}
+
+	// Without -o the bundle gets its drop name, from which open takes the sender.
+	wd := t.TempDir()
+	t.Chdir(wd)
+	w.parties[us].cli(t, "bundle", "seal", "--to", uk, a).want(t, 0)
+	made := names(t, wd)
+	if len(made) != 1 || !regexp.MustCompile(`^us-cbp_uk-hmrc_request_[0-9a-f-]{36}\.pgp$`).MatchString(made[0]) {
+		t.Fatalf("seal without -o made %v", made)
+	}
+	w.parties[uk].cli(t, "bundle", "open", "-o", filepath.Join(t.TempDir(), "x"), made[0]).want(t, 0)
+
+	// The sender cannot open what it sealed for the partner as if it came from the partner.
+	w.parties[us].cli(t, "bundle", "open", "--from", uk, "-o", filepath.Join(t.TempDir(), "y"), out).wantError(t, 1, "refused")
+
+	// A tampered file is refused (exit 1) and nothing is left in the output folder.
+	data, err = os.ReadFile(out)
+	must(t, err)
+	data[len(data)/2] ^= 0x40
+	bad := filepath.Join(t.TempDir(), "tampered.pgp")
+	must(t, os.WriteFile(bad, data, 0o600))
+	dst2 := filepath.Join(t.TempDir(), "tampered")
+	w.parties[uk].cli(t, "bundle", "open", "--from", us, "-o", dst2, bad).wantError(t, 1, "refused", "tampered.pgp")
+	if got := names(t, dst2); len(got) != 0 {
+		t.Fatalf("a refused bundle left %v in the output folder", got)
+	}
+
+	// Opening into a folder that is not empty is a usage error.
+	w.parties[uk].cli(t, "bundle", "open", "--from", us, "-o", dst, out).wantError(t, 2, "not empty")
+}
+
+func TestSendStatusRun(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	file := writeFile(t, t.TempDir(), "request.pdf", "%PDF")
+	r := p.cli(t, "send", "--to", uk, "--ref", "CASE-2026-0042", file).want(t, 0)
+	if !strings.Contains(r.stdout, "queued") {
+		t.Fatalf("send says:\n%s", r)
+	}
+	status := func() []map[string]any {
+		t.Helper()
+		r := p.cli(t, "status", "--json").want(t, 0)
+		var sts []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil {
+			t.Fatalf("status --json: %v\n%s", err, r)
+		}
+		if len(sts) != 1 || sts[0]["partner"] != uk {
+			t.Fatalf("status --json: %s", r.stdout)
+		}
+		return sts
+	}
+	if st := status()[0]; st["outbox"] != 1.0 {
+		t.Fatalf("outbox %v after one send, want 1: %v", st["outbox"], st)
+	}
+	p.cli(t, "status").want(t, 0)
+
+	p.cli(t, "run", "--pull-only").want(t, 0)
+	if st := status()[0]; st["outbox"] != 1.0 {
+		t.Fatalf("--pull-only pushed the outbox: %v", st)
+	}
+	r = p.cli(t, "run", "--push-only").want(t, 0)
+	if !strings.Contains(r.stdout, "pushed 1") {
+		t.Fatalf("run says:\n%s", r)
+	}
+	st := status()[0]
+	awaiting, _ := st["awaiting_receipt"].([]any)
+	if st["outbox"] != 0.0 || len(awaiting) != 1 {
+		t.Fatalf("after the push: %v; want an empty outbox and one bundle awaiting a receipt", st)
+	}
+	if got := w.drop(t, us, uk); len(got) != 1 || !strings.HasSuffix(got[0], ".pgp") {
+		t.Fatalf("drop holds %v", got)
+	}
+
+	// The partner files it and answers with a receipt; our next run reads it.
+	w.parties[uk].cli(t, "run").want(t, 0)
+	p.cli(t, "run").want(t, 0)
+	st = status()[0]
+	awaiting, _ = st["awaiting_receipt"].([]any)
+	if len(awaiting) != 0 {
+		t.Fatalf("still awaiting a receipt after it came: %v", st)
+	}
+	p.cli(t, "audit", "verify").want(t, 0)
+}
+
+func TestAuditVerifyBroken(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	for _, n := range []string{"a.txt", "b.txt", "c.txt"} {
+		p.cli(t, "send", "--to", uk, writeFile(t, t.TempDir(), n, n)).want(t, 0)
+	}
+	r := p.cli(t, "audit", "verify").want(t, 0)
+	if !strings.Contains(r.stdout, "OK") {
+		t.Fatalf("audit verify says:\n%s", r)
+	}
+	path := p.state("audit", "exchange.jsonl")
+	data, err := os.ReadFile(path)
+	must(t, err)
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("log has %d lines", len(lines))
+	}
+	// Edit line 2 (a.txt → z.txt keeps the length): line 3's prev no longer holds.
+	edited := strings.Replace(lines[1], "b.txt", "z.txt", 1)
+	if edited == lines[1] {
+		t.Fatalf("line 2 does not name b.txt: %s", lines[1])
+	}
+	lines[1] = edited
+	must(t, os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600))
+	p.cli(t, "audit", "verify").wantError(t, 1, "exchange.jsonl:3")
+
+	// A line that is not JSON is named itself.
+	lines[0] = "garbage\n"
+	must(t, os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600))
+	p.cli(t, "audit", "verify").wantError(t, 1, "exchange.jsonl:1")
+	sealpost(t, "audit", "verify", "--dir", p.state("audit")).wantError(t, 1, "exchange.jsonl:1")
+}
+
+// TestHostKeyMismatch points a partner at the server with a known_hosts
+// naming another key: exit 1 with a hint, nothing uploaded.
+func TestHostKeyMismatch(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	spub, err := ssh.NewPublicKey(pub)
+	must(t, err)
+	line := knownhosts.Line([]string{knownhosts.Normalize(w.srv.Addr)}, spub)
+	must(t, os.WriteFile(w.srv.KnownHosts, []byte(line+"\n"), 0o644))
+
+	p.cli(t, "send", "--to", uk, writeFile(t, t.TempDir(), "a.txt", "hello")).want(t, 0)
+	start := time.Now()
+	r := p.cli(t, "run", "--partner", uk).wantError(t, 1, uk)
+	if !strings.Contains(r.stderr, "\nsealpost: hint: ") && !strings.HasPrefix(r.stderr, "sealpost: hint: ") {
+		t.Fatalf("no hint for a host key mismatch:\n%s", r)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("a host key mismatch took %v: it must not be retried", d)
+	}
+	if got := w.drop(t, us, uk); len(got) != 0 {
+		t.Fatalf("drop holds %v after a host key mismatch", got)
+	}
+	// The item is kept: still in the outbox or claimed (in flight), and
+	// nothing was sealed into sent/ as if it had gone.
+	r = p.cli(t, "status", "--json").want(t, 0)
+	var sts []struct {
+		Outbox    int    `json:"outbox"`
+		InFlight  int    `json:"in_flight"`
+		LastError string `json:"last_error"`
+	}
+	must(t, json.Unmarshal([]byte(r.stdout), &sts))
+	if len(sts) != 1 || sts[0].Outbox+sts[0].InFlight != 1 || sts[0].LastError == "" {
+		t.Fatalf("status after a host key mismatch: %+v; want the item queued or in flight and the error", sts)
+	}
+	if got := names(t, p.state("sent", uk)); len(got) != 0 {
+		t.Fatalf("sent/ holds %v after a host key mismatch", got)
+	}
+	// With the right known_hosts line the same item goes.
+	must(t, os.WriteFile(w.srv.KnownHosts, []byte(w.srv.HostKeyLine+"\n"), 0o644))
+	p.cli(t, "run", "--partner", uk).want(t, 0)
+	if got := w.drop(t, us, uk); len(got) != 1 {
+		t.Fatalf("drop holds %v after the host key was fixed", got)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demo in -short mode")
+	}
+	r := sealpostBin(t, "demo").want(t, 0)
+	if !strings.Contains(r.stdout, "Demo complete") {
+		t.Fatalf("demo does not say it completed:\n%s", r)
+	}
+}
