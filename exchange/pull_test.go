@@ -152,3 +152,32 @@ func TestHostileRemoteNames(t *testing.T) {
 		t.Fatalf("the link on the drop was touched: %v", err)
 	}
 }
+
+// TestAfterPullMove checks after_pull: move: the pulled file is moved on
+// the drop instead of deleted, and is not fetched again.
+func TestAfterPullMove(t *testing.T) {
+	srv := loopbackServer(t)
+	must(t, os.MkdirAll(filepath.Join(srv.root, "done"), 0o755))
+	w := newWorld(t, srv, "", us, uk)
+	// Reconfigure uk to move what it pulls into /done.
+	s := w.sides[uk]
+	data, err := os.ReadFile(s.cfgPath)
+	must(t, err)
+	must(t, os.WriteFile(s.cfgPath, []byte(strings.Replace(string(data), "      timeout: 10s\n",
+		"      timeout: 10s\n      after_pull: move:/done\n", 1)), 0o600))
+	w.start(s)
+	w.send(us, uk, "moved", "", map[string]string{"a.txt": "x"})
+	w.run(us, uk)
+	if res := w.run(uk, us); res.Filed != 1 {
+		t.Fatalf("filed %d", res.Filed)
+	}
+	if got := names(t, filepath.Join(srv.root, "done")); len(got) != 1 || !strings.HasSuffix(got[0], ".pgp") {
+		t.Fatalf("/done holds %v, want the pulled bundle", got)
+	}
+	if left := w.drop(us, uk); len(left) != 0 {
+		t.Fatalf("pull folder still holds %v", left)
+	}
+	if res := w.run(uk, us); res.Filed != 0 {
+		t.Fatalf("second run filed %d", res.Filed)
+	}
+}
