@@ -12,8 +12,8 @@ import (
 )
 
 // uploadBuffer is how much Upload gathers before sending it as concurrent
-// 32 KiB write requests.
-const uploadBuffer = 1 << 20
+// 32 KiB write requests: 64 of them, the client's limit of requests in flight.
+const uploadBuffer = 2 << 20
 
 // Upload is a file being written to dir/.<name>.part. Nothing appears under
 // the final name until Commit. After any error the upload is spoiled (a
