@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 	}
 	fixtureDir = dir
 	code := m.Run()
+	if world != nil {
+		world.home.close()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
