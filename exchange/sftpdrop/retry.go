@@ -27,6 +27,9 @@ type retrier struct {
 
 // run is Retry.
 func (r retrier) run(ctx context.Context, attempts int, base time.Duration, fn func() error) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
 	var err error
 	for i := range max(attempts, 1) {
 		if i > 0 {

@@ -90,3 +90,35 @@ func TestEmptyUpload(t *testing.T) {
 		}
 	})
 }
+
+// The byte count of a download is checked against the remote size: here
+// the file shrinks on the server while it is being read.
+func TestDownloadChecksSize(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "pull")
+		file := srv.local("pull", "shrinks.pgp")
+		writeLocal(t, file, randomBytes(t, 8<<20))
+		d := dial(t, srv.cfg)
+		w := &shrinker{path: file}
+		n, err := d.Download(context.Background(), srv.remote("pull"), "shrinks.pgp", w)
+		if !errors.Is(err, ErrSize) || IsPermanent(err) || n >= 8<<20 {
+			t.Fatalf("Download of a file cut short = %d bytes, %v; want a retryable ErrSize", n, err)
+		}
+	})
+}
+
+// shrinker truncates a file to 1 MiB on the first write it receives.
+type shrinker struct {
+	path string
+	done bool
+}
+
+func (s *shrinker) Write(p []byte) (int, error) {
+	if !s.done {
+		s.done = true
+		if err := os.Truncate(s.path, 1<<20); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}

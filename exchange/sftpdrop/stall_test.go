@@ -71,6 +71,10 @@ func TestStalledServer(t *testing.T) {
 				err = u.Commit(int64(len(data)))
 			}
 			checkBounded(t, "upload", err, start)
+			if err := u.Commit(int64(len(data))); err == nil {
+				t.Error("Commit succeeded after a failed write")
+			}
+			assertMissing(t, srv.local("push", "up.pgp"))
 		})
 		t.Run("keepalive", func(t *testing.T) {
 			p := startProxy(t, srv.cfg.Address, false, -1)
@@ -84,6 +88,21 @@ func TestStalledServer(t *testing.T) {
 				t.Fatalf("idle stalled connection: failure = %v, want a keepalive ErrTimeout within %v", err, 2*stallTimeout)
 			}
 		})
+	})
+}
+
+func TestKeepaliveKeepsHealthyConnection(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "pull")
+		p := startProxy(t, srv.cfg.Address, false, -1)
+		d := dial(t, viaProxy(t, srv, p))
+		time.Sleep(3 * stallTimeout) // several keepalive rounds while idle
+		if err := d.failed(); err != nil {
+			t.Fatalf("healthy idle connection was closed: %v", err)
+		}
+		if _, _, err := d.List(context.Background(), srv.remote("pull")); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 

@@ -76,6 +76,11 @@ func Start(t testing.TB) *Sshd {
 	}
 	copyFile(t, s.ClientKey+".pub", filepath.Join(dir, "authorized_keys"))
 	s.launch(t, dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sshd log %s:\n%s", s.Log, readFile(t, s.Log))
+		}
+	})
 	return s
 }
 
