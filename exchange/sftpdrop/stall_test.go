@@ -96,7 +96,7 @@ func TestKeepaliveKeepsHealthyConnection(t *testing.T) {
 		srv.mkdir(t, "pull")
 		p := startProxy(t, srv.cfg.Address, false, -1)
 		d := dial(t, viaProxy(t, srv, p))
-		time.Sleep(3 * stallTimeout) // several keepalive rounds while idle
+		time.Sleep(2 * stallTimeout) // several keepalive rounds while idle
 		if err := d.failed(); err != nil {
 			t.Fatalf("healthy idle connection was closed: %v", err)
 		}

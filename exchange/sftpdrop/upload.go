@@ -18,6 +18,7 @@ const uploadBuffer = 2 << 20
 // Upload is a file being written to dir/.<name>.part. Nothing appears under
 // the final name until Commit. After any error the upload is spoiled (a
 // failed concurrent write may leave a hole): the caller must Abort it.
+// An Upload is used by one goroutine at a time.
 type Upload struct {
 	d           *Drop
 	part, final string
