@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 func TestLoadSelfPassphrase(t *testing.T) {
@@ -137,5 +140,112 @@ func TestSelfPublicIsPinnedToSelf(t *testing.T) {
 	}
 	if pub.entities[0].PrivateKey != nil {
 		t.Fatal("Public carries private key material")
+	}
+}
+
+func TestInspect(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	usRSA := cachedParty(t, "us-rsa4096", KeyRSA4096)
+	v2 := aeadParty(t, "us-aead")
+	cases := []struct {
+		name       string
+		path       string
+		algo       string
+		bits       int
+		subAlgo    string
+		secret     bool
+		seipdv2    bool
+		wantUserID string
+	}{
+		{"ed25519 secret", us.secretPath, "ed25519", 256, "cv25519", true, false, "sealpost <us-ed25519>"},
+		{"ed25519 public", us.publicPath, "ed25519", 256, "cv25519", false, false, "sealpost <us-ed25519>"},
+		{"rsa4096 public", usRSA.publicPath, "rsa", 4096, "rsa", false, false, "sealpost <us-rsa4096>"},
+		{"advertises SEIPDv2", v2.publicPath, "ed25519", 256, "cv25519", false, true, "sealpost <us-aead>"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := os.Open(c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			infos, err := Inspect(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(infos) != 1 {
+				t.Fatalf("%d keys", len(infos))
+			}
+			k := infos[0]
+			if k.Algorithm != c.algo || k.Bits != c.bits || k.Secret != c.secret || k.SEIPDv2 != c.seipdv2 {
+				t.Fatalf("got %+v", k)
+			}
+			if len(k.UserIDs) != 1 || k.UserIDs[0] != c.wantUserID {
+				t.Fatalf("user ids %q", k.UserIDs)
+			}
+			if k.Expires != nil || k.Revoked || k.Created.IsZero() {
+				t.Fatalf("expires %v revoked %v created %v", k.Expires, k.Revoked, k.Created)
+			}
+			if len(k.Subkeys) != 1 || k.Subkeys[0].Algorithm != c.subAlgo || !k.Subkeys[0].Encrypt || k.Subkeys[0].Sign {
+				t.Fatalf("subkeys %+v", k.Subkeys)
+			}
+		})
+	}
+}
+
+func TestInspectExpiredAndRevoked(t *testing.T) {
+	expiring := backdatedParty(t, "inspect-expiring", func(e *openpgp.Entity, cfg *packet.Config) {
+		for _, id := range e.Identities {
+			sig, err := id.LatestValidSelfCertification(time.Time{}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			life := uint32(24 * 3600)
+			sig.KeyLifetimeSecs = &life
+			if err := id.ReSign(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Revoke(packet.KeyRetired, "retired", cfg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	infos, err := Inspect(bytes.NewReader(readFile(t, expiring.publicPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := infos[0]
+	if k.Expires == nil || !k.Expires.Equal(k.Created.Add(24*time.Hour)) || !k.Revoked {
+		t.Fatalf("expires %v (created %v), revoked %v", k.Expires, k.Created, k.Revoked)
+	}
+}
+
+func TestInspectRejectsNonKeys(t *testing.T) {
+	for _, in := range []string{"", "hello", "-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----\n"} {
+		if _, err := Inspect(strings.NewReader(in)); err == nil {
+			t.Fatalf("Inspect(%q) succeeded", in)
+		}
+	}
+}
+
+func TestGenerateKeyUnknownAlgo(t *testing.T) {
+	if _, _, _, err := GenerateKey("x", "dsa1024", nil); err == nil {
+		t.Fatal("unknown algorithm accepted")
+	}
+}
+
+// A v6 (RFC 9580) key can seal and open too; its signatures are v6 with a
+// salted one-pass signature packet.
+func TestV6KeyRoundTrip(t *testing.T) {
+	cfg := &packet.Config{V6Keys: true, Algorithm: packet.PubKeyAlgoEd25519}
+	v6 := entityParty(t, "v6", cfg, func(*openpgp.Entity) {})
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	msg := sealBytes(t, v6.self, us.peer(t), SealOptions{}, []byte("v6 says hi"))
+	got, m, err := openBytes(msg, us.self, v6.peer(t), OpenOptions{})
+	if err != nil || string(got) != "v6 says hi" || m.Signer() != v6.fp {
+		t.Fatalf("%q %v", got, err)
+	}
+	if m.md.Signature.Version != 6 {
+		t.Fatalf("signature v%d", m.md.Signature.Version)
 	}
 }

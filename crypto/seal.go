@@ -228,6 +228,7 @@ func newSigner(out io.WriteCloser, self *Self, keys []recipientKey, cfg *packet.
 	}
 	s := &signer{out: out, priv: k.PrivateKey, cfg: cfg}
 	s.sig = &packet.Signature{
+		Version:      k.PrivateKey.Version,
 		SigType:      packet.SigTypeBinary,
 		PubKeyAlgo:   k.PrivateKey.PubKeyAlgo,
 		Hash:         signHash(k.PublicKey, cfg.Hash()),
