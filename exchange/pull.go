@@ -59,6 +59,9 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 		return r.record(audit.Record{Event: evDuplicate, File: ent.Name, Bytes: ent.Size,
 			Detail: "already received; removed from the drop again"}, nil)
 	}
+	if r.oversized(ent) {
+		return r.refuseUnfetched(ctx, ent)
+	}
 	local := filepath.Join(r.e.dirs.workIn(r.id), ent.Name)
 	var sum string
 	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
@@ -81,6 +84,56 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	return r.process(ent.Name, false)
 }
 
+// oversized reports whether a remote file is so large that its content
+// must exceed limits.max_bytes: OpenPGP adds far less than 1% + 1 MiB to
+// uncompressed data (armour a third). A compressed bundle may be smaller
+// than its content, so Open's own bound still applies to what is fetched.
+func (r *partnerRun) oversized(ent sftpdrop.Entry) bool {
+	limit := r.p.Limits.MaxBytes + r.p.Limits.MaxBytes/100 + 1<<20
+	if strings.HasSuffix(ent.Name, ".asc") {
+		limit += limit / 2
+	}
+	return ent.Size > limit
+}
+
+// refuseUnfetched refuses a file too large to be a bundle within our
+// limits without storing it (it could fill the disk; it is only read
+// through a hash): the reason is kept in quarantine/, the partner gets a
+// rejected receipt, and the file is removed from the drop like any other.
+func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) error {
+	cause := fmt.Errorf("%s is %d bytes, more than limits.max_bytes (%d) allows; not kept", ent.Name, ent.Size, r.p.Limits.MaxBytes)
+	in := incoming{name: ent.Name, size: ent.Size}
+	h := sha256.New() // the receipt names the bytes refused: hash them, keep nothing
+	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+		h.Reset()
+		_, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, h)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pull %s/%s: hash: %w", r.id, ent.Name, err)
+	}
+	in.sha256 = hex.EncodeToString(h.Sum(nil))
+	if _, _, kind, _, _, ok := bundle.ParseFileName(ent.Name); ok {
+		in.kind = kind
+	}
+	if in.kind != bundle.KindReceipt {
+		if err := r.oweReceipt(in, "", "", bundle.StatusRejected, "limits", cause.Error()); err != nil {
+			return err
+		}
+	}
+	reason := uniquePath(r.e.dirs.quarantine(r.id), ent.Name) + ".reason.json"
+	rj := reasonFile{File: ent.Name, Code: "limits", Reason: cause.Error(), SHA256: in.sha256, Bytes: ent.Size, Time: r.e.now().UTC()}
+	if err := writeJSON(reason, rj); err != nil {
+		return &localError{err}
+	}
+	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
+		return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
+	}
+	r.res.Refused++
+	return r.record(audit.Record{Event: audit.EvRejected, Outcome: "rejected", Kind: in.kind, File: ent.Name,
+		Bytes: ent.Size, SHA256: in.sha256, Code: "limits", Error: cause.Error()}, nil)
+}
+
 // alreadyReceived reports whether a remote file of that name and size was
 // received before (it is in received/ or quarantine/): its removal from the
 // drop failed or was interrupted.
@@ -90,7 +143,7 @@ func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
 			return true
 		}
 	}
-	return false
+	return r.oversized(ent) && exists(filepath.Join(r.e.dirs.quarantine(r.id), ent.Name+".reason.json"))
 }
 
 // download copies a remote file to work/<p>/in/<name> under a temporary
@@ -105,9 +158,6 @@ func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdro
 	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h))
 	if err == nil && n != ent.Size {
 		err = fmt.Errorf("downloaded %d bytes of %s, the drop listed %d", n, ent.Name, ent.Size)
-	}
-	if err == nil && n > r.p.Limits.MaxBytes+(1<<20) && r.p.PGP.Compression != "zlib" {
-		err = &localError{fmt.Errorf("%s is %d bytes, over limits.max_bytes", ent.Name, n)}
 	}
 	if err != nil {
 		f.Abort()

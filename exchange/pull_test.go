@@ -181,3 +181,31 @@ func TestAfterPullMove(t *testing.T) {
 		t.Fatalf("second run filed %d", res.Filed)
 	}
 }
+
+// TestOversizedFileNotFetched checks that a file too large for
+// limits.max_bytes is refused without being downloaded, answered with a
+// rejected receipt (code limits), and removed from the drop.
+func TestOversizedFileNotFetched(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB", us, uk)
+	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
+	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
+	f, err := os.Create(filepath.Join(drop, name))
+	must(t, err)
+	must(t, f.Truncate(3<<20))
+	f.Close()
+	res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+	if res.Refused != 1 || res.Pushed != 1 {
+		t.Fatalf("refused %d, receipts %d (err %v); want 1 and 1", res.Refused, res.Pushed, res.Err)
+	}
+	if _, err := os.Stat(w.sides[uk].state("quarantine", us, name)); !os.IsNotExist(err) {
+		t.Fatalf("the oversized file was downloaded: %v", err)
+	}
+	var rj struct{ Code string }
+	readJSONFile(t, w.sides[uk].state("quarantine", us, name+".reason.json"), &rj)
+	if rj.Code != "limits" {
+		t.Fatalf("reason code %q, want limits", rj.Code)
+	}
+	if left := w.drop(us, uk); len(left) != 0 {
+		t.Fatalf("drop still holds %v", left)
+	}
+}

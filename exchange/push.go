@@ -232,6 +232,9 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 		if errors.Is(err, bundle.ErrUnsafeSource) {
 			return &localError{&unsafeItemError{err}}
 		}
+		if errors.Is(err, bundle.ErrManifest) {
+			return &localError{err}
+		}
 		return err
 	}
 	return sealer.Close()
