@@ -22,7 +22,7 @@ const (
 )
 
 // Write writes the bundle for m as a tar stream to dst, in one pass over the
-// data: a payload/ folder entry, then each Source (a file, or a folder walked
+// data: a payload/ folder entry (when there are sources), then each Source (a file, or a folder walked
 // in lexical order with its folders as entries), hashing each file while it
 // is copied, then manifest.json LAST with m.Files filled in.
 //
