@@ -2,7 +2,6 @@ package crypto
 
 import (
 	"errors"
-	"io"
 
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 )
@@ -97,9 +96,6 @@ func classifyHeader(err error, forUs bool) error {
 func classifyBody(err error) error {
 	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
 		return refuse(ErrLimits, err)
-	}
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
 	}
 	return refuse(ErrIntegrity, err)
 }

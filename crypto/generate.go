@@ -211,7 +211,7 @@ func hexFingerprint(pk *packet.PublicKey) string {
 // data by self, as `gpg --verify SIG DATA` checks it.
 func SignDetached(w io.Writer, self *Self, data io.Reader) error {
 	cfg := sealConfig(time.Now())
-	if err := openpgp.ArmoredDetachSign(w, []*openpgp.Entity{self.entity}, data, &openpgp.SignParams{Config: cfg}); err != nil {
+	if err := openpgp.ArmoredDetachSign(w, []*openpgp.Entity{self.fresh().entity}, data, &openpgp.SignParams{Config: cfg}); err != nil {
 		return fmt.Errorf("detached signature by %s: %w", self.Fingerprint(), err)
 	}
 	return nil

@@ -154,6 +154,55 @@ func decryptOnlyIDs(e *openpgp.Entity) map[uint64]bool {
 	return ids
 }
 
+// fresh returns a copy of s for one operation: go-crypto caches signature
+// checks inside the entity (unsynchronised, and under the config of the
+// first call), so every Seal and Open works on its own copies.
+func (s *Self) fresh() *Self {
+	return &Self{entity: cloneEntity(s.entity), decryptIDs: s.decryptIDs, public: cloneEntity(s.public)}
+}
+
+// fresh returns a copy of p for one operation (see Self.fresh).
+func (p *Peer) fresh() *Peer {
+	c := &Peer{pinned: p.pinned}
+	for _, e := range p.entities {
+		c.entities = append(c.entities, cloneEntity(e))
+	}
+	return c
+}
+
+// cloneEntity copies e's structure with unverified signature wrappers; key
+// and signature packets are shared (go-crypto only reads them).
+func cloneEntity(e *openpgp.Entity) *openpgp.Entity {
+	c := *e
+	c.Revocations = cloneSigs(e.Revocations)
+	c.DirectSignatures = cloneSigs(e.DirectSignatures)
+	c.Identities = make(map[string]*openpgp.Identity, len(e.Identities))
+	for name, id := range e.Identities {
+		ic := *id
+		ic.Primary = &c
+		ic.SelfCertifications = cloneSigs(id.SelfCertifications)
+		ic.OtherCertifications = cloneSigs(id.OtherCertifications)
+		ic.Revocations = cloneSigs(id.Revocations)
+		c.Identities[name] = &ic
+	}
+	c.Subkeys = make([]openpgp.Subkey, len(e.Subkeys))
+	for i, sk := range e.Subkeys {
+		sk.Primary = &c
+		sk.Bindings = cloneSigs(sk.Bindings)
+		sk.Revocations = cloneSigs(sk.Revocations)
+		c.Subkeys[i] = sk
+	}
+	return &c
+}
+
+func cloneSigs(sigs []*packet.VerifiableSignature) []*packet.VerifiableSignature {
+	out := make([]*packet.VerifiableSignature, len(sigs))
+	for i, s := range sigs {
+		out[i] = packet.NewVerifiableSig(s.Packet)
+	}
+	return out
+}
+
 // Fingerprint returns our primary key's fingerprint, lowercase hex.
 func (s *Self) Fingerprint() string { return fingerprint(s.entity) }
 

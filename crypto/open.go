@@ -39,6 +39,11 @@ var weakHashes = map[crypto.Hash]bool{
 	crypto.MD5: true, crypto.SHA1: true, crypto.RIPEMD160: true, crypto.SHA224: true,
 }
 
+// weakPublicKeyAlgorithms are refused for signing, verifying and encrypting.
+var weakPublicKeyAlgorithms = map[packet.PublicKeyAlgorithm]bool{
+	packet.PubKeyAlgoElGamal: true, packet.PubKeyAlgoDSA: true,
+}
+
 // Message is a message being opened: an io.Reader over its plaintext.
 // Data read before Read returns io.EOF is UNVERIFIED; io.EOF means the
 // integrity check and the signature verification succeeded. Any other error
@@ -66,6 +71,7 @@ func Open(src io.Reader, self *Self, from *Peer, opt OpenOptions) (*Message, err
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
+	self, from = self.fresh(), from.fresh()
 	m := &Message{from: from, opt: opt, src: &errReader{r: src}}
 	body, err := m.unarmor()
 	if err != nil {
@@ -127,9 +133,7 @@ func policyConfig(now time.Time) *packet.Config {
 		MinRSABits:                  2048,
 		RejectHashAlgorithms:        weakHashes,
 		RejectMessageHashAlgorithms: weakHashes,
-		RejectPublicKeyAlgorithms: map[packet.PublicKeyAlgorithm]bool{
-			packet.PubKeyAlgoElGamal: true, packet.PubKeyAlgoDSA: true,
-		},
+		RejectPublicKeyAlgorithms:   weakPublicKeyAlgorithms,
 	}
 }
 

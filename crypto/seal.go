@@ -3,6 +3,7 @@ package crypto
 import (
 	"crypto"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -59,6 +60,7 @@ func Seal(dst io.Writer, self *Self, to *Peer, opt SealOptions) (io.WriteCloser,
 
 // seal is Seal with the go-crypto configuration given (tests vary it).
 func seal(dst io.Writer, self *Self, to *Peer, opt SealOptions, cfg *packet.Config) (io.WriteCloser, error) {
+	self, to = self.fresh(), to.fresh()
 	keys, err := encryptionKeys(self, to, opt.NoSelfCopy, time.Now(), cfg)
 	if err != nil {
 		return nil, err
@@ -107,6 +109,9 @@ func sealConfig(now time.Time) *packet.Config {
 		DefaultHash:   crypto.SHA256,
 		Time:          func() time.Time { return now },
 		MinRSABits:    2048,
+		// The same key policy as Open: keys Open refuses are not used.
+		RejectHashAlgorithms:      weakHashes,
+		RejectPublicKeyAlgorithms: weakPublicKeyAlgorithms,
 	}
 }
 
@@ -347,7 +352,7 @@ func (w *sealWriter) Close() error {
 	return nil
 }
 
-var errClosed = fmt.Errorf("seal: writer already closed")
+var errClosed = errors.New("seal: writer already closed")
 
 // nopCloser turns a Writer into a WriteCloser whose Close does nothing, so a
 // packet writer cannot close the layer below it.
