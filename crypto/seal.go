@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -302,9 +303,20 @@ func signHash(pub *packet.PublicKey, h crypto.Hash) crypto.Hash {
 	return h
 }
 
+// parallelHashMin is the write size from which the signature hash runs in
+// its own goroutine, beside the encryption of the same bytes.
+const parallelHashMin = 16 << 10
+
 func (s *signer) Write(p []byte) (int, error) {
-	s.h.Write(p)
-	return s.lit.Write(p)
+	if len(p) < parallelHashMin {
+		s.h.Write(p)
+		return s.lit.Write(p)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.h.Write(p) })
+	n, err := s.lit.Write(p)
+	wg.Wait()
+	return n, err
 }
 
 // Close ends the literal data and writes the signature packet.
