@@ -240,7 +240,7 @@ func TestDaemonStopWhileBusy(t *testing.T) {
 	s := w.sides[us]
 	s.eng.Close()
 	big := filepath.Join(t.TempDir(), "big.bin")
-	must(t, os.WriteFile(big, bytes.Repeat([]byte("0123456789abcdef"), 4<<20), 0o600)) // 64 MiB
+	must(t, os.WriteFile(big, bytes.Repeat([]byte("0123456789abcdef"), 2<<20), 0o600)) // 32 MiB
 	for i := 0; i < 3; i++ {
 		out, err := exec.Command(bin, "--config", s.cfgPath, "send", "--to", uk, big).CombinedOutput()
 		if err != nil {
@@ -248,13 +248,13 @@ func TestDaemonStopWhileBusy(t *testing.T) {
 		}
 	}
 	d := startDaemon(t, bin, s.cfgPath)
-	// Wait until an upload is under way (a hidden file on the drop or a first upload).
+	// Wait until an upload is under way: a hidden .part file on the drop.
 	deadline := time.Now().Add(20 * time.Second)
-	for len(w.drop(us, uk)) == 0 {
+	for !hasHidden(w.drop(us, uk)) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no upload started within 20s:\n%s", d.stderr)
+			t.Fatalf("no upload seen in flight within 20s (drop %v):\n%s", w.drop(us, uk), d.stderr)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	start := time.Now()
 	if code := d.stop(os.Interrupt, 10*time.Second); code != 0 {
@@ -304,6 +304,15 @@ func TestDaemonCronTZ(t *testing.T) {
 	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "Europe/Atlantis") {
 		t.Fatalf("daemon with an unknown time zone: %v\n%s", err, out)
 	}
+}
+
+func hasHidden(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(n, ".") {
+			return true
+		}
+	}
+	return false
 }
 
 func mustRead(t *testing.T, path string) string {

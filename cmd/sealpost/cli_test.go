@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -655,3 +656,57 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo does not say it completed:\n%s", r)
 	}
 }
+
+// TestLoginRefused uses an SSH key the server does not know: exit 1 with a
+// hint about authorizing the key.
+func TestLoginRefused(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	block, err := ssh.MarshalPrivateKey(priv, "stranger")
+	must(t, err)
+	must(t, os.WriteFile(w.srv.ClientKey, pemEncode(block), 0o600))
+	r := p.cli(t, "run", "--partner", uk).wantError(t, 1, uk)
+	if !strings.Contains(r.stderr, "sealpost: hint: ") {
+		t.Fatalf("no hint for a refused login:\n%s", r)
+	}
+}
+
+// TestRunRefusedExit1 leaves a file that is no bundle on our pull folder:
+// the run quarantines it and exits 1.
+func TestRunRefusedExit1(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	name := "uk-hmrc_us-cbp_request_0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60.pgp"
+	must(t, os.WriteFile(filepath.Join(w.srv.Root, uk+"-to-"+us, name), []byte("not openpgp"), 0o644))
+	p.cli(t, "run").wantError(t, 1, "refused")
+	if got := names(t, p.state("quarantine", uk)); len(got) != 2 {
+		t.Fatalf("quarantine holds %v, want the file and its reason", got)
+	}
+	if got := w.drop(t, uk, us); len(got) != 0 {
+		t.Fatalf("the refused file is still on the drop: %v", got)
+	}
+	// The rejected receipt went to the partner.
+	if got := w.drop(t, us, uk); len(got) != 1 || !strings.Contains(got[0], "_receipt_") {
+		t.Fatalf("drop to the partner holds %v, want a receipt", got)
+	}
+	p.cli(t, "audit", "verify").want(t, 0)
+}
+
+// TestDefaultConfig finds the configuration through $SEALPOST_CONFIG and
+// then ./sealpost.yaml.
+func TestDefaultConfig(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	t.Setenv("SEALPOST_CONFIG", p.cfgPath)
+	t.Chdir(t.TempDir())
+	sealpost(t, "status").want(t, 0)
+	t.Setenv("SEALPOST_CONFIG", "")
+	t.Chdir(p.dir)
+	if r := sealpost(t, "status").want(t, 0); !strings.Contains(r.stdout, uk) {
+		t.Fatalf("status with ./sealpost.yaml:\n%s", r)
+	}
+}
+
+func pemEncode(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
