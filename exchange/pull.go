@@ -306,6 +306,9 @@ func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string, recover
 			return err
 		}
 		crashpoint("pull.receipt-owed")
+		if err := fsx.SyncTree(stage); err != nil {
+			return &localError{fmt.Errorf("file bundle %s: %w", m.ID, err)}
+		}
 		if err := fsx.Rename(stage, dst); err != nil {
 			return &localError{fmt.Errorf("file bundle %s into %s: %w", m.ID, dst, err)}
 		}

@@ -86,18 +86,7 @@ func (e *Engine) fillItem(dir string, req SendRequest) error {
 	if err := fsx.WriteFile(filepath.Join(dir, readyMarker), nil, 0o600); err != nil {
 		return err
 	}
-	return syncFolders(dir)
-}
-
-// syncFolders fsyncs every folder under dir, so that the names of the files
-// copied into them are durable before the item is renamed into the outbox.
-func syncFolders(dir string) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		return fsx.SyncDir(path)
-	})
+	return fsx.SyncTree(dir)
 }
 
 // copyTree copies a regular file or a folder of regular files from src to

@@ -5,6 +5,7 @@ package fsx
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -121,4 +122,27 @@ func MkdirAll(dir string, perm os.FileMode) error {
 		return err
 	}
 	return SyncDir(parent)
+}
+
+// SyncTree fsyncs every file and folder under dir (dir included), so that
+// a tree written without syncs (an unpacked bundle) is durable before it is
+// renamed into place.
+func SyncTree(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
+		return nil
+	})
 }
