@@ -68,6 +68,8 @@ func (e *Engine) logJob(partner, what string, res Result) {
 	args := []any{"partner", partner, "job", what, "pushed", res.Pushed, "filed", res.Filed,
 		"refused", res.Refused, "receipts", res.Receipts}
 	switch {
+	case errors.Is(res.Err, context.Canceled):
+		e.logger.Info("scheduled run stopped for shutdown; the next run finishes its work", args...)
 	case errors.Is(res.Err, ErrLocked):
 		e.logger.Warn("scheduled run skipped: another run holds the partner's lock", args...)
 	case res.Err != nil:

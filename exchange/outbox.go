@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -39,13 +41,16 @@ func hiddenName(name string) bool {
 
 // claimOutbox moves every settled item of the partner's outbox into its own
 // claim folder, and every unsafe one (a link, a special file) to failed/.
-func (r *partnerRun) claimOutbox() error {
+// Items are claimed only once the partner's drop is reachable, so an
+// unreachable partner leaves the outbox as it is.
+func (r *partnerRun) claimOutbox(ctx context.Context) error {
 	dir := r.e.dirs.outbox(r.id)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("read outbox %s: %w", dir, err)
 	}
 	now := r.e.now()
+	var ready []string
 	for _, de := range entries {
 		name := de.Name()
 		if hiddenName(name) || strings.HasSuffix(name, ".reason.json") {
@@ -62,10 +67,18 @@ func (r *partnerRun) claimOutbox() error {
 			}
 			continue
 		}
-		if !settled(path, fi, now, r.p.Settle) {
-			continue
+		if settled(path, fi, now, r.p.Settle) {
+			ready = append(ready, name)
 		}
-		if err := r.claimItem(path, name); err != nil {
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	if err := r.withRetry(ctx, func(*sftpdrop.Drop) error { return nil }); err != nil {
+		return err
+	}
+	for _, name := range ready {
+		if err := r.claimItem(filepath.Join(dir, name), name); err != nil {
 			return err
 		}
 	}

@@ -28,7 +28,7 @@ func (r *partnerRun) push(ctx context.Context, items bool) error {
 		return err
 	}
 	if items {
-		if err := r.claimOutbox(); err != nil {
+		if err := r.claimOutbox(ctx); err != nil {
 			return err
 		}
 	}

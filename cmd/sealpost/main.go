@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	_ "time/tzdata" // CRON_TZ zones work on hosts without a zoneinfo database
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
@@ -224,28 +225,38 @@ func (e *env) engine() (*exchange.Engine, error) {
 	return exchange.New(cfg, e.logger())
 }
 
-// newFlags makes a subcommand's flag set whose --help prints usage and
-// examples.
-func (e *env) newFlags(name, usage, examples string) *flag.FlagSet {
+// flags is a subcommand's flag set with its help text.
+type flags struct {
+	*flag.FlagSet
+	help func()
+}
+
+// newFlags makes a subcommand's flag set. --help prints its usage and
+// examples; a bad flag gives one error line, not the whole usage.
+func (e *env) newFlags(name, usage, examples string) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	help := func() {
 		fmt.Fprintf(e.stderr, "usage: sealpost %s\n\nflags:\n", usage)
+		fs.SetOutput(e.stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 		if examples != "" {
 			fmt.Fprintf(e.stderr, "\nexamples:\n%s\n", examples)
 		}
 	}
-	return fs
+	return &flags{FlagSet: fs, help: help}
 }
 
 // parse parses a subcommand's flags, allowing flags after the positional
 // arguments too ("send a.pdf --to uk-hmrc").
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func parse(fs *flags, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.help()
 				return nil, err
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
