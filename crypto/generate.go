@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -33,10 +34,34 @@ const (
 // salted S2K, as GnuPG reads). It returns the armoured secret and public
 // keys and the primary fingerprint (lowercase hex).
 func GenerateKey(id string, algo KeyAlgo, passphrase []byte) (secret, public []byte, fingerprint string, err error) {
+	return GenerateKeyWith(id, KeyOptions{Algo: algo, Passphrase: passphrase})
+}
+
+// KeyOptions are the choices of GenerateKeyWith.
+type KeyOptions struct {
+	Algo       KeyAlgo       // "" means KeyEd25519
+	Passphrase []byte        // protects the secret key when not empty
+	Lifetime   time.Duration // the key (and its subkey) expire this long after creation; 0 = never
+	Created    time.Time     // creation time; zero means now (other times are for tests)
+}
+
+// GenerateKeyWith is GenerateKey with every choice: see KeyOptions. A
+// lifetime is rounded down to whole seconds and must fit OpenPGP's 32-bit
+// field (about 136 years).
+func GenerateKeyWith(id string, opt KeyOptions) (secret, public []byte, fingerprint string, err error) {
+	algo, passphrase := opt.Algo, opt.Passphrase
+	if opt.Lifetime < 0 || opt.Lifetime/time.Second > math.MaxUint32 {
+		return nil, nil, "", fmt.Errorf("generate key: lifetime %s is out of range", opt.Lifetime)
+	}
 	cfg := &packet.Config{
 		DefaultHash:            crypto.SHA256,
 		DefaultCipher:          sealCipher,
 		DefaultCompressionAlgo: packet.CompressionZLIB,
+		KeyLifetimeSecs:        uint32(opt.Lifetime / time.Second),
+	}
+	if !opt.Created.IsZero() {
+		created := opt.Created
+		cfg.Time = func() time.Time { return created }
 	}
 	switch algo {
 	case KeyEd25519, "":
