@@ -21,14 +21,32 @@ import (
 type Log struct {
 	mu   sync.Mutex
 	f    *os.File
+	dir  string
 	path string
+	opt  Options
 }
 
-// Open opens (creating) dir/exchange.jsonl for appending. The folder is
-// created 0700 and the file 0600. A torn last line (no trailing newline) left
-// by a crash is cut off under the lock, and a "log.repaired" record naming the
-// cut bytes' length and sha256 is appended.
+// Options choose when a Log rotates its current file (see Rotate).
+type Options struct {
+	// Monthly rotates the current file before the first append of a month
+	// (UTC, by the record's time) later than that of its first record.
+	Monthly bool
+	// MaxBytes rotates the current file before an append when it already
+	// holds MaxBytes or more; 0 means no size limit. A file exceeds the
+	// limit by at most one line.
+	MaxBytes int64
+}
+
+// Open opens (creating) dir/exchange.jsonl for appending, without rotation.
+// The folder is created 0700 and the file 0600. A torn last line (no
+// trailing newline) left by a crash is cut off under the lock, and a
+// "log.repaired" record naming the cut bytes' length and sha256 is appended.
 func Open(dir string) (*Log, error) {
+	return OpenWith(dir, Options{})
+}
+
+// OpenWith is Open with rotation options.
+func OpenWith(dir string, opt Options) (*Log, error) {
 	if err := makeDir(dir); err != nil {
 		return nil, err
 	}
@@ -37,7 +55,7 @@ func Open(dir string) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{f: f, path: path}
+	l := &Log{f: f, dir: dir, path: path, opt: opt}
 	err = l.locked(syscall.LOCK_EX, func() error {
 		_, err := l.repair()
 		return err
@@ -96,8 +114,9 @@ func syncDir(dir string) error {
 
 // Append writes r as the next line of the log and syncs it to disk before it
 // returns. Under an exclusive flock it re-reads the last line for seq and
-// prev (cutting off a torn last line first, see Open), fills in Seq and Prev,
-// and Time when empty, and returns the record as written. A record without an
+// prev (cutting off a torn last line first, see Open), rotates the current
+// file when the Options say so, fills in Seq and Prev, and Time when empty,
+// and returns the record as written. A record without an
 // Event, with an Outcome other than ok, error or rejected, with a Time that is
 // not RFC 3339 UTC, or longer than MaxLine once encoded, is refused with
 // ErrInvalidRecord. A log whose last line has no readable seq is refused with
@@ -106,16 +125,33 @@ func (l *Log) Append(r Record) (Record, error) {
 	if err := checkRecord(r); err != nil {
 		return Record{}, err
 	}
+	if r.Time == "" {
+		r.Time = time.Now().UTC().Format(TimeLayout)
+	}
 	var out Record
 	err := l.locked(syscall.LOCK_EX, func() error {
-		t, err := l.repair()
-		if err != nil {
-			return err
-		}
-		out, err = l.write(t, r)
+		var err error
+		out, err = l.appendLocked(r)
 		return err
 	})
 	return out, err
+}
+
+// appendLocked repairs, rotates if due and writes r. The caller holds the
+// exclusive lock on the current file.
+func (l *Log) appendLocked(r Record) (Record, error) {
+	t, err := l.repair()
+	if err != nil {
+		return Record{}, err
+	}
+	name, err := l.rotation(t, r.Time)
+	if err != nil {
+		return Record{}, err
+	}
+	if name != "" {
+		return l.rotateAndWrite(name, r)
+	}
+	return l.write(t, r)
 }
 
 // checkRecord refuses a record that Verify would not accept.
@@ -140,7 +176,7 @@ func (l *Log) Head() (seq int64, sha256 string, err error) {
 		if err != nil {
 			return err
 		}
-		seq, sha256, err = t.head(l.path)
+		seq, sha256, err = l.head(t)
 		return err
 	})
 	return seq, sha256, err
@@ -161,19 +197,44 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// locked runs fn holding l.mu and a flock of kind how on the file.
+// locked runs fn holding l.mu and a flock of kind how on the current file
+// (see lockCurrent).
 func (l *Log) locked(how int, fn func() error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return ErrClosed
 	}
-	fd := int(l.f.Fd())
-	if err := flock(fd, how); err != nil {
-		return fmt.Errorf("lock exchange log %s: %w", l.path, err)
+	return l.lockCurrent(how, fn)
+}
+
+// lockCurrent runs fn holding a flock of kind how on the current file.
+// When another Log rotated the file away meanwhile, it reopens the new
+// current file first (and again, until the file it locked is current). A
+// file that fn rotated away is closed after it is unlocked.
+func (l *Log) lockCurrent(how int, fn func() error) error {
+	for {
+		f := l.f
+		if err := flock(int(f.Fd()), how); err != nil {
+			return fmt.Errorf("lock exchange log %s: %w", l.path, err)
+		}
+		current, err := l.isCurrent()
+		if err == nil && current {
+			err = fn()
+			flock(int(f.Fd()), syscall.LOCK_UN)
+			if l.f != f {
+				f.Close()
+			}
+			return err
+		}
+		flock(int(f.Fd()), syscall.LOCK_UN)
+		if err == nil {
+			err = l.reopen()
+		}
+		if err != nil {
+			return err
+		}
 	}
-	defer flock(fd, syscall.LOCK_UN)
-	return fn()
 }
 
 // flock calls flock(2), retrying when a signal interrupts the wait.
@@ -212,7 +273,7 @@ func (l *Log) repair() (tail, error) {
 
 // write appends r after tail t and syncs. The caller holds the lock.
 func (l *Log) write(t tail, r Record) (Record, error) {
-	seq, prev, err := t.head(l.path)
+	seq, prev, err := l.head(t)
 	if err != nil {
 		return Record{}, err
 	}

@@ -44,7 +44,7 @@ type Summary struct {
 var errStop = errors.New("stop")
 
 // Verify checks every line of every log file in dir (rotated files
-// "exchange-*.jsonl" in name order, then exchange.jsonl): each line parses,
+// "exchange-*.jsonl" in chain order, see RotatedName, then exchange.jsonl): each line parses,
 // has seq, time, event, outcome and prev, its seq follows the previous line's,
 // its prev is the SHA-256 of the previous line, and it ends in a newline.
 // It returns a *VerifyError for the first bad line, with the Summary of the
@@ -129,19 +129,24 @@ func logFiles(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit folder %s: %w", dir, err)
 	}
-	var files []string
+	var names []string
 	current := false
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
 		if ok, _ := filepath.Match("exchange-*.jsonl", e.Name()); ok {
-			files = append(files, filepath.Join(dir, e.Name()))
+			names = append(names, e.Name())
 		}
 		current = current || e.Name() == FileName
 	}
+	sortLogFiles(names)
 	if current {
-		files = append(files, filepath.Join(dir, FileName))
+		names = append(names, FileName)
+	}
+	files := make([]string, len(names))
+	for i, n := range names {
+		files[i] = filepath.Join(dir, n)
 	}
 	return files, nil
 }
