@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bufio"
 	"crypto"
 	"crypto/rand"
 	"errors"
@@ -207,6 +208,13 @@ func encryptTo(out io.Writer, keys []recipientKey, v2 bool, suite packet.CipherS
 			return nil, fmt.Errorf("seal: encrypt session key to %s: %w", fingerprint(k.entity), err)
 		}
 	}
+	if !v2 {
+		enc, err := newSEIPD1(out, sessionKey)
+		if err != nil {
+			return nil, fmt.Errorf("seal: encrypted data packet: %w", err)
+		}
+		return enc, nil
+	}
 	enc, err := packet.SerializeSymmetricallyEncrypted(out, sealCipher, v2, suite, sessionKey, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("seal: encrypted data packet: %w", err)
@@ -276,7 +284,7 @@ func (s *signer) start() error {
 	if err := ops.Serialize(s.out); err != nil {
 		return err
 	}
-	lit, err := packet.SerializeLiteral(nopCloser{s.out}, true, "", 0)
+	lit, err := newLiteral(s.out)
 	if err != nil {
 		return err
 	}
@@ -330,9 +338,12 @@ func (s *signer) Close() error {
 	return s.sig.Serialize(s.out)
 }
 
-// sealWriter writes to the innermost layer and closes the layers inside out.
+// sealWriter writes to the innermost layer, through a buffer of one chunk
+// so that the layers below see large writes (each hashes beside the
+// cipher's work), and closes the layers inside out.
 type sealWriter struct {
 	layers []io.WriteCloser // outermost first
+	buf    *bufio.Writer
 	err    error
 }
 
@@ -342,7 +353,10 @@ func (w *sealWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	n, err := w.layers[len(w.layers)-1].Write(p)
+	if w.buf == nil {
+		w.buf = bufio.NewWriterSize(w.layers[len(w.layers)-1], chunkSize)
+	}
+	n, err := w.buf.Write(p)
 	if err != nil {
 		w.err = fmt.Errorf("seal: write: %w", err)
 	}
@@ -353,6 +367,12 @@ func (w *sealWriter) Write(p []byte) (int, error) {
 func (w *sealWriter) Close() error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.buf != nil {
+		if err := w.buf.Flush(); err != nil {
+			w.err = fmt.Errorf("seal: write: %w", err)
+			return w.err
+		}
 	}
 	for i := len(w.layers) - 1; i >= 0; i-- {
 		if err := w.layers[i].Close(); err != nil {

@@ -1,0 +1,92 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"testing"
+)
+
+// framingSizes are plaintext sizes around the partial-length chunk
+// boundaries of the literal data (6 header octets) and of the SEIPDv1 body
+// (version octet, 18-octet prefix, 22-octet MDC, and the packets around the
+// literal data).
+var framingSizes = []int{0, 1, 505, 506, 507, chunkSize - 300, chunkSize - 6, chunkSize - 5, chunkSize,
+	chunkSize + 1, 2*chunkSize - 6, 3*chunkSize + 17}
+
+// Seal's own framing and SEIPDv1 writer open with go-crypto at every size
+// around the chunk boundaries, in both profiles, written in one call and
+// in odd pieces.
+func TestSealFramingSizes(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	for _, p := range benchProfiles {
+		for _, size := range framingSizes {
+			for _, piece := range []int{0, 7, 40_000} {
+				t.Run(fmt.Sprintf("%s/%d/piece=%d", p, size, piece), func(t *testing.T) {
+					data := make([]byte, size)
+					rand.Read(data)
+					var buf bytes.Buffer
+					sw, err := Seal(&buf, us.self, them.peer(t), SealOptions{Profile: p})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rest := data
+					for len(rest) > 0 {
+						n := len(rest)
+						if piece > 0 {
+							n = min(n, piece)
+						}
+						if _, err := sw.Write(rest[:n]); err != nil {
+							t.Fatal(err)
+						}
+						rest = rest[n:]
+					}
+					if err := sw.Close(); err != nil {
+						t.Fatal(err)
+					}
+					got, _, err := openBytes(buf.Bytes(), them.self, us.peer(t), OpenOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, data) {
+						t.Fatalf("opened %d bytes, differ from the %d sealed", len(got), len(data))
+					}
+				})
+			}
+		}
+	}
+}
+
+// GnuPG 2.2 decrypts and verifies our SEIPDv1 framing at the boundary sizes.
+func TestGPGOpensFramingSizes(t *testing.T) {
+	w := theGPGWorld(t)
+	for _, size := range framingSizes {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := make([]byte, size)
+			rand.Read(data)
+			msg := sealBytes(t, w.us.self, gpgPeer(t, w.edPath, w.ed), SealOptions{Profile: ProfileRFC4880}, data)
+			plain, st, stderr := w.home.decrypt(t, msg)
+			checkGPGVerified(t, st, stderr, w.us.fp)
+			if !bytes.Equal(plain, data) {
+				t.Fatal("gpg's plaintext differs")
+			}
+		})
+	}
+}
+
+// A flipped ciphertext octet anywhere in our SEIPDv1 packet is refused.
+func TestSealTamperedSEIPD1(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	data := make([]byte, chunkSize+1000)
+	rand.Read(data)
+	msg := sealBytes(t, us.self, them.peer(t), SealOptions{Profile: ProfileRFC4880}, data)
+	for _, off := range []int{len(msg) / 2, len(msg) - 30, len(msg) - 2} {
+		bad := bytes.Clone(msg)
+		bad[off] ^= 0x40
+		if _, _, err := openBytes(bad, them.self, us.peer(t), OpenOptions{}); err == nil {
+			t.Fatalf("flip at %d of %d: opened", off, len(msg))
+		}
+	}
+}
