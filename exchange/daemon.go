@@ -53,6 +53,7 @@ func (e *Engine) Schedule(ctx context.Context, stop <-chan struct{}) error {
 		}
 	}
 	c.Start()
+	e.warnKeys()
 	e.logger.Info("daemon started", "partners", len(locks), "jobs", len(c.Entries()))
 	select {
 	case <-ctx.Done():

@@ -31,6 +31,9 @@ type Engine struct {
 	log    *audit.Log
 	logger *slog.Logger
 	now    func() time.Time
+
+	progress Progress           // optional: see SetProgress
+	onRecord func(audit.Record) // optional: see OnRecord
 }
 
 // ConfigError marks an error in the configuration or in a file it names
@@ -120,6 +123,7 @@ type Result struct {
 // other. A partner whose lock is held by another run is skipped with
 // ErrLocked. The returned error joins every partner's error.
 func (e *Engine) Run(ctx context.Context, opt RunOptions) ([]Result, error) {
+	e.warnKeys()
 	ids := e.cfg.PartnerIDs()
 	if opt.Partner != "" {
 		if _, err := e.cfg.Partner(opt.Partner); err != nil {

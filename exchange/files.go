@@ -3,6 +3,7 @@ package exchange
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,8 +17,8 @@ import (
 // SealFile seals the request's PATHs into one bundle file for its partner,
 // without any transfer (`sealpost bundle seal`). out "" means the bundle's
 // own file name in the current folder. It returns the manifest and the
-// path written.
-func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string) (*bundle.Manifest, string, error) {
+// path written. A Progress, if given, is told how the sealing advances.
+func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog ...Progress) (*bundle.Manifest, string, error) {
 	p, err := cfg.Partner(req.To)
 	if err != nil {
 		return nil, "", &ConfigError{err}
@@ -42,7 +43,9 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string) (*bund
 	if err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", out, err)
 	}
-	w := bufio.NewWriterSize(f, 256<<10)
+	task := startTask(firstProgress(prog), "seal "+filepath.Base(out), sourcesSize(srcs))
+	defer task.Done()
+	w := bufio.NewWriterSize(io.MultiWriter(f, task), 256<<10)
 	if err := sealBundle(w, keys.Self, keys.Peers[p.ID], p, m, srcs, nil); err != nil {
 		f.Abort()
 		return nil, "", err
@@ -57,8 +60,9 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string) (*bund
 // OpenFile verifies a bundle file from partner `from` and unpacks it into
 // dir (created if missing, and must be empty), without any transfer
 // (`sealpost bundle open`). from "" takes the sender from the file's name.
-// On any failure dir is left empty.
-func OpenFile(cfg *config.Config, keys Keys, path, from, dir string) (*bundle.Manifest, error) {
+// On any failure dir is left empty. A Progress, if given, is told how the
+// reading of the file advances.
+func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Progress) (*bundle.Manifest, error) {
 	if from == "" {
 		sender, _, _, _, _, ok := bundle.ParseFileName(filepath.Base(path))
 		if !ok {
@@ -81,7 +85,13 @@ func OpenFile(cfg *config.Config, keys Keys, path, from, dir string) (*bundle.Ma
 		return nil, &ConfigError{err}
 	}
 	defer f.Close()
-	msg, err := crypto.Open(bufio.NewReaderSize(f, 256<<10), keys.Self, keys.Peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	task := startTask(firstProgress(prog), "open "+filepath.Base(path), size)
+	defer task.Done()
+	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, task), 256<<10), keys.Self, keys.Peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
 	if err == nil {
 		var m *bundle.Manifest
 		m, err = bundle.Read(msg, dir, bundle.Limits{MaxBytes: p.Limits.MaxBytes, MaxFiles: p.Limits.MaxFiles},
@@ -113,4 +123,12 @@ func clearDir(dir string) {
 	for _, de := range ents {
 		os.RemoveAll(filepath.Join(dir, de.Name()))
 	}
+}
+
+// firstProgress returns the optional Progress argument, or nil.
+func firstProgress(prog []Progress) Progress {
+	if len(prog) > 0 {
+		return prog[0]
+	}
+	return nil
 }

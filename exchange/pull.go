@@ -155,7 +155,9 @@ func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdro
 		return "", &localError{fmt.Errorf("create %s: %w", local, err)}
 	}
 	h := sha256.New()
-	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h))
+	task := startTask(r.e.progress, "pull "+ent.Name, ent.Size)
+	defer task.Done()
+	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h, task))
 	if err == nil && n != ent.Size {
 		err = fmt.Errorf("downloaded %d bytes of %s, the drop listed %d", n, ent.Name, ent.Size)
 	}

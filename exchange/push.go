@@ -166,6 +166,8 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 			return 0, "", &localError{&unsafeItemError{err}}
 		}
 	}
+	task := startTask(r.e.progress, "push "+name, sourcesSize(srcs))
+	defer task.Done()
 	local, err := fsx.CreateTemp(sent, 0o600)
 	if err != nil {
 		return 0, "", &localError{fmt.Errorf("create %s: %w", sent, err)}
@@ -183,7 +185,7 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 	}()
 	ct, pt := sha256.New(), sha256.New()
 	counter := &countWriter{}
-	buf := bufio.NewWriterSize(io.MultiWriter(local, up, ct, counter), 256<<10)
+	buf := bufio.NewWriterSize(io.MultiWriter(local, up, ct, counter, task), 256<<10)
 	if err := r.seal(buf, m, srcs, pt); err != nil {
 		return 0, "", err
 	}

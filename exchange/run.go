@@ -78,10 +78,12 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 	if err != nil && rec.Error == "" {
 		rec.Error = err.Error()
 	}
-	if _, lerr := r.e.log.Append(rec); lerr != nil {
+	appended, lerr := r.e.log.Append(rec)
+	if lerr != nil {
 		r.e.logger.Error("exchange log append failed", "event", rec.Event, "partner", r.id, "err", lerr)
 		return fmt.Errorf("record %s for %s in the exchange log: %w", rec.Event, r.id, lerr)
 	}
+	r.e.observe(appended)
 	return nil
 }
 

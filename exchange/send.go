@@ -48,7 +48,14 @@ func (e *Engine) Send(req SendRequest) (string, error) {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return "", fmt.Errorf("queue for %s: %w", req.To, err)
 	}
-	if err := e.fillItem(tmp, req); err != nil {
+	var total int64
+	for _, p := range req.Paths {
+		total += treeSize(p)
+	}
+	task := startTask(e.progress, "queue "+req.Reference, total)
+	err := e.fillItem(tmp, req, task)
+	task.Done()
+	if err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
@@ -56,14 +63,14 @@ func (e *Engine) Send(req SendRequest) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("queue for %s: %w", req.To, err)
 	}
-	_, err := e.log.Append(audit.Record{Event: audit.EvQueued, Outcome: "ok", Self: e.cfg.Identity.ID,
+	_, err = e.log.Append(audit.Record{Event: audit.EvQueued, Outcome: "ok", Self: e.cfg.Identity.ID,
 		Partner: req.To, File: name, Reference: req.Reference, InReplyTo: req.ReplyTo})
 	return name, err
 }
 
 // fillItem copies the PATHs into the item folder dir, each at its base
 // name, and writes bundle.yaml and READY.
-func (e *Engine) fillItem(dir string, req SendRequest) error {
+func (e *Engine) fillItem(dir string, req SendRequest, task io.Writer) error {
 	for _, p := range req.Paths {
 		base := filepath.Base(p)
 		if base == "bundle.yaml" || base == readyMarker {
@@ -72,7 +79,7 @@ func (e *Engine) fillItem(dir string, req SendRequest) error {
 		if exists(filepath.Join(dir, base)) {
 			return &ConfigError{fmt.Errorf("%s: two PATHs are named %s; each needs its own name in the bundle", p, base)}
 		}
-		if err := copyTree(p, filepath.Join(dir, base)); err != nil {
+		if err := copyTree(p, filepath.Join(dir, base), task); err != nil {
 			return err
 		}
 	}
@@ -90,8 +97,9 @@ func (e *Engine) fillItem(dir string, req SendRequest) error {
 }
 
 // copyTree copies a regular file or a folder of regular files from src to
-// dst, syncing each file. Links and special files are refused.
-func copyTree(src, dst string) error {
+// dst, syncing each file, and writes a copy of the bytes to task. Links and
+// special files are refused.
+func copyTree(src, dst string, task io.Writer) error {
 	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return &ConfigError{fmt.Errorf("read %s: %w", path, err)}
@@ -102,7 +110,7 @@ func copyTree(src, dst string) error {
 		case t.IsDir():
 			return fsx.MkdirAll(target, 0o700)
 		case t.IsRegular():
-			return copyFile(path, target)
+			return copyFile(path, target, task)
 		default:
 			return &ConfigError{fmt.Errorf("%s is not a regular file or folder (links and special files are never sent)", path)}
 		}
@@ -110,7 +118,7 @@ func copyTree(src, dst string) error {
 }
 
 // copyFile copies one regular file and syncs the copy.
-func copyFile(src, dst string) error {
+func copyFile(src, dst string, task io.Writer) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return &ConfigError{fmt.Errorf("read %s: %w", src, err)}
@@ -120,7 +128,7 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(io.MultiWriter(out, task), in); err != nil {
 		out.Close()
 		return fmt.Errorf("copy %s: %w", src, err)
 	}

@@ -24,6 +24,7 @@ type PartnerStatus struct {
 	LastError        string     `json:"last_error,omitempty"` // of the latest run, if it failed
 	AwaitingReceipt  []Pending  `json:"awaiting_receipt"`
 	AwaitingResponse []Pending  `json:"awaiting_response"`
+	Keys             []KeyState `json:"keys"` // our key, then the partner's pinned keys
 }
 
 // Pending is a bundle we sent that still waits for a receipt or response.
@@ -70,6 +71,7 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 		st.Failed = countEntries(e.dirs.failed(id), notReason)
 		st.AwaitingReceipt = pendingList(b.receipt, p.ReceiptDue, now)
 		st.AwaitingResponse = pendingList(b.response, p.ResponseDue, now)
+		st.Keys = e.Keys.keyStates(e.cfg.Identity.ID, id, now)
 		out = append(out, st)
 	}
 	return out, nil
