@@ -64,6 +64,7 @@ func commands() []command {
 		{"daemon", "run on the schedules until SIGINT/SIGTERM (SIGHUP reloads)", cmdDaemon},
 		{"send", "queue PATHs as one bundle for a partner", cmdSend},
 		{"status", "queues, last success, bundles awaiting receipts and responses", cmdStatus},
+		{"check", "check configuration, keys, permissions, host keys and the drop", cmdCheck},
 		{"audit", "verify the exchange log (audit verify)", cmdAudit},
 		{"bundle", "seal or open a bundle file without transfer", cmdBundle},
 		{"keys", "generate or inspect OpenPGP keys", cmdKeys},
@@ -190,6 +191,16 @@ func oneLine(s string) string {
 // loadConfig loads the configuration from --config, $SEALPOST_CONFIG or
 // ./sealpost.yaml.
 func (e *env) loadConfig() (*config.Config, error) {
+	path, err := e.configFile()
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(path)
+}
+
+// configFile returns the configuration's path: --config, $SEALPOST_CONFIG
+// or ./sealpost.yaml, which must exist.
+func (e *env) configFile() (string, error) {
 	path := e.configPath
 	if path == "" {
 		path = os.Getenv("SEALPOST_CONFIG")
@@ -198,9 +209,9 @@ func (e *env) loadConfig() (*config.Config, error) {
 		path = "sealpost.yaml"
 	}
 	if _, err := os.Stat(path); err != nil && e.configPath == "" && os.Getenv("SEALPOST_CONFIG") == "" {
-		return nil, &exchange.ConfigError{Err: fmt.Errorf("no configuration: ./sealpost.yaml does not exist; give --config FILE or set SEALPOST_CONFIG")}
+		return "", &exchange.ConfigError{Err: fmt.Errorf("no configuration: ./sealpost.yaml does not exist; give --config FILE or set SEALPOST_CONFIG")}
 	}
-	return config.Load(path)
+	return path, nil
 }
 
 // logger returns the operator's log on stderr: text or JSON, info level

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sealpost/sealpost/exchange/check"
+)
+
+func cmdCheck(e *env, args []string) error {
+	fs := e.newFlags("check", "check [--partner P]",
+		"  sealpost check                      # everything, before the first run and after each change\n"+
+			"  sealpost check --partner uk-hmrc    # one partner's keys, login and folders\n"+
+			"Marks: ✓ passed, ! works but needs attention (does not fail), ✗ failed.\n"+
+			"Exit 0 when nothing failed, 1 when a check failed, 2 when the configuration does not load.")
+	partner := fs.String("partner", "", "only this partner")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("check takes no arguments, got %q", rest[0])
+	}
+	path, err := e.configFile()
+	if err != nil {
+		return err
+	}
+	cfg, item := check.Load(path)
+	printItem(e, item)
+	if cfg == nil {
+		_, err := e.loadConfig() // the same error, for the exit status
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := check.Run(ctx, cfg, check.Options{Partner: *partner})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	for _, it := range r.Items {
+		printItem(e, it)
+	}
+	failed, warned := r.Count(check.Fail), r.Count(check.Warn)
+	fmt.Fprintf(e.stdout, "\n%d checks: %d ok, %d to look at, %d failed\n", len(r.Items)+1, len(r.Items)+1-failed-warned, warned, failed)
+	if failed > 0 {
+		return &failedError{fmt.Sprintf("%d check(s) failed; see the hints above", failed)}
+	}
+	return nil
+}
+
+// printItem prints one finding: its mark and text, and its hint below.
+func printItem(e *env, it check.Item) {
+	fmt.Fprintf(e.stdout, "%s %s\n", it.Mark, it.Text)
+	if it.Hint != "" {
+		fmt.Fprintf(e.stdout, "    hint: %s\n", it.Hint)
+	}
+}
