@@ -12,6 +12,7 @@ import (
 // Event names written to the log.
 const (
 	EvQueued      = "bundle.queued"     // an item was queued for sending (send)
+	EvClaimed     = "bundle.claimed"    // an outbox item (file) was claimed to become bundle (bundle)
 	EvSealed      = "bundle.sealed"     // a bundle was signed, encrypted and kept in sent/
 	EvUploaded    = "bundle.uploaded"   // a bundle is completely on the partner's drop
 	EvDownloaded  = "bundle.downloaded" // a partner's file is durably on local disk
