@@ -25,6 +25,8 @@ var (
 
 	// ErrNotPinned: LoadPeer found no key whose fingerprint is pinned.
 	ErrNotPinned = errors.New("no key matches the pinned fingerprints")
+	// ErrWeakKey: LoadPeer found a pinned key too weak to ever be used.
+	ErrWeakKey = errors.New("key too weak")
 	// ErrPassphrase: LoadSelf could not decrypt the secret key (missing or
 	// wrong passphrase).
 	ErrPassphrase = errors.New("secret key passphrase missing or wrong")

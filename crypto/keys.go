@@ -238,7 +238,29 @@ func LoadPeer(path string, pinned []string) (*Peer, error) {
 		return nil, fmt.Errorf("public key file %s: keys found %s: %w",
 			path, strings.Join(found, ", "), ErrNotPinned)
 	}
+	for _, e := range p.entities {
+		if err := checkStrength(e.PrimaryKey); err != nil {
+			return nil, fmt.Errorf("public key file %s: key %s: %w", path, fingerprint(e), err)
+		}
+	}
 	return p, nil
+}
+
+// checkStrength refuses a pinned key that Open would never accept a
+// signature from, nor Seal encrypt to (DSA, ElGamal, RSA under 2048 bits):
+// such a pin is a configuration error, found at start rather than at the
+// first bundle. Expiry and revocation are not checked here: they come with
+// time, and are judged per signature at its creation time.
+func checkStrength(pk *packet.PublicKey) error {
+	if weakPublicKeyAlgorithms[pk.PubKeyAlgo] {
+		return fmt.Errorf("%w: public-key algorithm %d is refused", ErrWeakKey, pk.PubKeyAlgo)
+	}
+	if pk.PubKeyAlgo == packet.PubKeyAlgoRSA || pk.PubKeyAlgo == packet.PubKeyAlgoRSASignOnly {
+		if bits, err := pk.BitLength(); err != nil || bits < policyConfig(time.Now()).MinRSABits {
+			return fmt.Errorf("%w: RSA key of %d bits, less than 2048", ErrWeakKey, bits)
+		}
+	}
+	return nil
 }
 
 // pins reports whether e's primary key or one of its subkeys is pinned.

@@ -6,9 +6,11 @@ import (
 	"crypto/aes"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,8 +297,26 @@ func TestOpenRefusesWeakRSA(t *testing.T) {
 	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 1024, MinRSABits: 1024}
 	weak := entityParty(t, "weak-rsa", cfg, func(*openpgp.Entity) {})
 	msg := sealCfg(t, weak.self, us.peer(t), SealOptions{}, func(c *packet.Config) { c.MinRSABits = 1024 }, []byte("x"))
-	_, _, err := openBytes(msg, us.self, weak.peer(t), OpenOptions{})
+	// LoadPeer refuses to pin it (TestLoadPeerRefusesWeakKey); Open refuses
+	// its signatures all the same.
+	ents, err := readKeyFile(weak.publicPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := &Peer{entities: ents, pinned: map[string]bool{weak.fp: true}}
+	_, _, err = openBytes(msg, us.self, peer, OpenOptions{})
 	wantRefusal(t, err, ErrUnsigned)
+}
+
+// A pinned key sealpost could never verify nor encrypt to is refused when
+// it is loaded, naming the file and the key.
+func TestLoadPeerRefusesWeakKey(t *testing.T) {
+	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 1024, MinRSABits: 1024}
+	weak := entityParty(t, "weak-rsa-load", cfg, func(*openpgp.Entity) {})
+	_, err := LoadPeer(weak.publicPath, []string{weak.fp})
+	if !errors.Is(err, ErrWeakKey) || !strings.Contains(err.Error(), weak.fp) || !strings.Contains(err.Error(), weak.publicPath) {
+		t.Fatalf("LoadPeer of an RSA-1024 key = %v, want ErrWeakKey naming the key and file", err)
+	}
 }
 
 // Random input is always ErrDecrypt, whatever packets it happens to parse as.
