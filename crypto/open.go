@@ -56,6 +56,7 @@ type Message struct {
 	opt     OpenOptions
 	src     *errReader
 	armored bool
+	own     bool  // decrypted by openSEIPD1 rather than go-crypto
 	n       int64 // literal bytes delivered
 	err     error
 	signer  string
@@ -81,7 +82,27 @@ func Open(src io.Reader, self *Self, from *Peer, opt OpenOptions) (*Message, err
 	cfg := policyConfig(opt.Now.Add(MaxClockSkew))
 	cfg.MaxDecompressedMessageSize = decompressionBound(opt.MaxBytes)
 	ring := &keyRing{self: self, from: from}
-	md, err := openpgp.ReadMessage(body, ring, nil, cfg)
+	rec := &recorder{r: body}
+	if inner, key := openSEIPD1(rec, ring, self, cfg); inner != nil {
+		// Decrypted with our key: what follows is the signed message
+		// inside, and every error in it is an integrity failure.
+		md, err := openpgp.ReadMessage(inner, ring, nil, cfg)
+		if err != nil {
+			return nil, m.fail(classifyBody(maskSensitive(err)))
+		}
+		if md.IsEncrypted {
+			return nil, m.fail(refuse(ErrIntegrity, errNested))
+		}
+		// What go-crypto records when it decrypts (the signature's
+		// intended recipients are checked against it at the end).
+		md.IsEncrypted, md.DecryptedWith, md.DecryptedWithAlgorithm = true, key, inner.cipher
+		m.md, m.own = md, true
+		if err := m.checkHeader(self); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	md, err := openpgp.ReadMessage(rec.replay(), ring, nil, cfg)
 	if err != nil {
 		return nil, m.fail(classifyHeader(err, ring.offeredSelf))
 	}
@@ -179,9 +200,22 @@ func (m *Message) Read(p []byte) (int, error) {
 		m.err = io.EOF
 		return n, io.EOF
 	case err != nil:
+		if m.own {
+			err = maskSensitive(err)
+		}
 		return n, m.fail(classifyBody(err))
 	}
 	return n, nil
+}
+
+// maskSensitive hides the detail of a failure inside decrypted data, as
+// go-crypto does for its own decryption (no oracle for modified
+// ciphertext), except the decompression limit.
+func maskSensitive(err error) error {
+	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
+		return err
+	}
+	return pgperrors.HandleSensitiveParsingError(err, true)
 }
 
 // fail records err (or the source's own I/O error, which go-crypto would

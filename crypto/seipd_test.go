@@ -90,3 +90,35 @@ func TestSealTamperedSEIPD1(t *testing.T) {
 		}
 	}
 }
+
+// Our SEIPDv1 messages and GnuPG's take Open's own decryption path; a
+// modified or truncated ciphertext there is an integrity failure, as on
+// go-crypto's path.
+func TestOpenSEIPD1Path(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	data := make([]byte, 3*mdcBuf+5)
+	rand.Read(data)
+	msg := sealBytes(t, us.self, them.peer(t), SealOptions{Profile: ProfileRFC4880}, data)
+	got, m, err := openBytes(msg, them.self, us.peer(t), OpenOptions{})
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("open: %v", err)
+	}
+	if !m.own {
+		t.Fatal("SEIPDv1 message was not opened by openSEIPD1")
+	}
+	v2 := sealBytes(t, us.self, them.peer(t), SealOptions{Profile: ProfileRFC9580}, data)
+	if _, m, err := openBytes(v2, them.self, us.peer(t), OpenOptions{}); err != nil || m.own {
+		t.Fatalf("SEIPDv2: own=%v, %v", m != nil && m.own, err)
+	}
+	for _, cut := range []int{1, 21, 22, 23, 1000, mdcBuf} {
+		_, _, err := openBytes(msg[:len(msg)-cut], them.self, us.peer(t), OpenOptions{})
+		wantRefusal(t, err, ErrIntegrity)
+	}
+	for _, off := range []int{300, len(msg) / 2, len(msg) - 25} {
+		bad := bytes.Clone(msg)
+		bad[off] ^= 1
+		_, _, err := openBytes(bad, them.self, us.peer(t), OpenOptions{})
+		wantRefusal(t, err, ErrIntegrity)
+	}
+}
