@@ -346,3 +346,66 @@ func TestPartnerKeyTooWeak(t *testing.T) {
 		t.Fatalf("sealpost run: %v\n%s\nwant exit 2 naming the key", err, out)
 	}
 }
+
+// TestReplay delivers a bundle and a receipt again after they were taken:
+// under the same name once the received/ copy is pruned, and under another
+// name once the operator has moved the filed bundle out of the inbox. Each
+// is recognised by its id: filed once, answered once, counted once.
+func TestReplay(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	w.send(us, uk, "once", "", map[string]string{"a.txt": "only once"})
+	w.run(us, uk)
+	toUK := filepath.Join(w.srv.root, us+"-to-"+uk)
+	toUS := filepath.Join(w.srv.root, uk+"-to-"+us)
+	name := w.drop(us, uk)[0]
+	data, err := os.ReadFile(filepath.Join(toUK, name))
+	must(t, err)
+	if res := w.run(uk, us); res.Filed != 1 || res.Pushed != 1 {
+		t.Fatalf("first delivery: filed %d, receipts %d", res.Filed, res.Pushed)
+	}
+	receiptName := w.drop(uk, us)[0]
+	receipt, err := os.ReadFile(filepath.Join(toUS, receiptName))
+	must(t, err)
+	if res := w.run(us, uk); res.Receipts != 1 {
+		t.Fatalf("first receipt: %d", res.Receipts)
+	}
+
+	// The received/ copy is pruned, the same file comes again.
+	theirs := w.sides[uk]
+	must(t, os.Remove(theirs.state("received", us, name)))
+	must(t, os.WriteFile(filepath.Join(toUK, name), data, 0o644))
+	// The operator moved the filed bundle away; it comes under another name.
+	ids := names(t, theirs.state("inbox", us))
+	must(t, os.Rename(theirs.state("inbox", us, ids[0]), filepath.Join(t.TempDir(), "taken")))
+	other := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
+	must(t, os.WriteFile(filepath.Join(toUK, other), data, 0o644))
+	if res := w.run(uk, us); res.Filed != 0 || res.Pushed != 0 || res.Refused != 0 {
+		t.Fatalf("replay: filed %d, receipts %d, refused %d; want nothing", res.Filed, res.Pushed, res.Refused)
+	}
+	if n := len(w.inbox(uk, us)); n != 0 {
+		t.Fatalf("the replayed bundle was filed again (%d in the inbox)", n)
+	}
+	if dups := w.records(uk, "bundle.duplicate"); len(dups) != 2 {
+		t.Fatalf("duplicate records %+v, want 2", dups)
+	}
+	if n := len(w.records(uk, audit.EvFiled)); n != 1 {
+		t.Fatalf("%d bundle.filed records, want 1", n)
+	}
+
+	// The receipt comes again, under its name and under another.
+	ours := w.sides[us]
+	must(t, os.Remove(ours.state("received", uk, receiptName)))
+	must(t, os.WriteFile(filepath.Join(toUS, receiptName), receipt, 0o644))
+	must(t, os.WriteFile(filepath.Join(toUS, uk+"_"+us+"_receipt_"+bundle.NewID()+".pgp"), receipt, 0o644))
+	if res := w.run(us, uk); res.Receipts != 0 || res.Refused != 0 {
+		t.Fatalf("replayed receipt: counted %d, refused %d; want neither", res.Receipts, res.Refused)
+	}
+	if n := len(w.records(us, audit.EvReceipt)); n != 1 {
+		t.Fatalf("%d receipt.received records, want 1", n)
+	}
+	for _, pair := range [][2]string{{us, uk}, {uk, us}} {
+		if left := w.drop(pair[0], pair[1]); len(left) != 0 {
+			t.Fatalf("drop %s-to-%s still holds %v", pair[0], pair[1], left)
+		}
+	}
+}

@@ -20,6 +20,11 @@ func (l layout) failed(p string) string     { return filepath.Join(l.root, "fail
 func (l layout) audit() string              { return filepath.Join(l.root, "audit") }
 func (l layout) lock(p string) string       { return filepath.Join(l.root, "locks", p+".lock") }
 
+// seen/<p>/<id> is an empty file for every bundle id filed from the
+// partner: the replay guard, which holds when the operator has taken the
+// bundle out of the inbox and received/ has been pruned.
+func (l layout) seen(p string) string { return filepath.Join(l.root, "seen", p) }
+
 // work/<p>/out/<id>/ holds one claimed outgoing bundle, work/<p>/in/ the
 // downloaded files not yet filed, work/<p>/stage/ the folders being
 // unpacked, work/<p>/receipts/ the receipts owed but not yet claimed.
@@ -33,7 +38,7 @@ func (l layout) partnerDirs(p string) []string {
 	return []string{
 		l.outbox(p), l.inbox(p), l.sent(p), l.received(p), l.receipts(p),
 		l.quarantine(p), l.failed(p), l.workOut(p), l.workIn(p),
-		l.workStage(p), l.workReceipt(p), filepath.Dir(l.lock(p)), l.audit(),
+		l.workStage(p), l.workReceipt(p), filepath.Dir(l.lock(p)), l.audit(), l.seen(p),
 	}
 }
 

@@ -291,15 +291,17 @@ func refusalCode(err error) string {
 
 // file moves a verified bundle from its staging folder into
 // inbox/<p>/<id>/, owing the partner a receipt, and keeps the ciphertext in
-// received/. A bundle whose id is already filed is not filed again.
+// received/. A bundle whose id was filed before (its folder is in the
+// inbox, or its id in seen/) is not filed again.
 func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string, recovering bool) error {
 	dst := filepath.Join(r.e.dirs.inbox(r.id), m.ID)
+	seen := filepath.Join(r.e.dirs.seen(r.id), m.ID)
 	rec := audit.Record{Event: audit.EvFiled, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
 		SHA256: in.sha256, Reference: m.Reference, InReplyTo: m.InReplyTo, Detail: r.correlate(m)}
 	if m.LogHead != nil {
 		rec.PeerLogHead = &audit.LogHead{Seq: m.LogHead.Seq, SHA256: m.LogHead.SHA256}
 	}
-	if isDir(dst) {
+	if isDir(dst) || exists(seen) {
 		if !recovering || r.e.logged(audit.EvFiled, r.id, m.ID) {
 			rec.Event, rec.Detail = evDuplicate, "bundle "+m.ID+" is already filed; this copy is dropped"
 		}
@@ -315,6 +317,11 @@ func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string, recover
 			return &localError{fmt.Errorf("file bundle %s into %s: %w", m.ID, dst, err)}
 		}
 		crashpoint("pull.filed")
+	}
+	if !exists(seen) {
+		if err := fsx.WriteFile(seen, nil, 0o600); err != nil {
+			return &localError{fmt.Errorf("record bundle %s as filed: %w", m.ID, err)}
+		}
 	}
 	if err := r.record(rec, nil); err != nil {
 		return err

@@ -82,6 +82,14 @@ func (r *partnerRun) writeReceiptMeta(claim, id string) error {
 // id and by the SHA-256 of the exact bytes we uploaded.
 func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering bool) error {
 	path := filepath.Join(r.e.dirs.receipts(r.id), m.ID+".json")
+	if !recovering && exists(path) {
+		// A receipt taken before, delivered again: kept as evidence, not counted.
+		if err := r.record(audit.Record{Event: evDuplicate, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
+			SHA256: in.sha256, Detail: "receipt " + m.ID + " was already received; this copy is dropped"}, nil); err != nil {
+			return err
+		}
+		return r.keepCiphertext(in)
+	}
 	if err := writeJSON(path, m); err != nil {
 		return &localError{fmt.Errorf("keep receipt %s: %w", m.ID, err)}
 	}
