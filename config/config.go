@@ -48,6 +48,7 @@ type Config struct {
 	Identity Identity
 	StateDir string // absolute
 	Metrics  Metrics
+	Audit    Audit
 	Partners map[string]*Partner
 }
 

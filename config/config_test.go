@@ -129,6 +129,7 @@ func TestLoadFull(t *testing.T) {
 		},
 		StateDir: abs("state"),
 		Metrics:  Metrics{Listen: "127.0.0.1:9464"},
+		Audit:    Audit{Rotate: "monthly", CheckpointDir: abs("state/checkpoints")},
 		Partners: map[string]*Partner{
 			"uk-hmrc": {
 				ID:        "uk-hmrc",
@@ -212,7 +213,7 @@ func TestLoadErrors(t *testing.T) {
 		want     string
 	}{
 		{name: "unknown top key", old: "state_dir: state", new: "state_dir: state\nversion: 1",
-			at: "version", key: "version", want: "unknown key (known keys: identity, metrics, partners, state_dir)"},
+			at: "version", key: "version", want: "unknown key (known keys: audit, identity, metrics, partners, state_dir)"},
 		{name: "unknown nested key", old: "    schedule:", new: "    schedul:",
 			key: "partners.uk-hmrc.schedul", want: "unknown key"},
 		{name: "duplicate key", old: "      user: us-cbp", new: "      user: us-cbp\n      user: other",

@@ -23,6 +23,7 @@ func (w *walker) rootFields(c *Config) fields {
 		"identity":  w.identity(&c.Identity),
 		"state_dir": w.path(&c.StateDir, nil),
 		"metrics":   w.section(w.metricsFields(&c.Metrics)),
+		"audit":     w.section(w.auditFields(&c.Audit)),
 		"partners":  w.partners(c.Partners),
 	}
 }

@@ -107,6 +107,7 @@ func (w *walker) config(c *Config, root *yaml.Node) error {
 	if _, err := w.decodeSection("", root.Line, root, w.rootFields(c), "identity", "state_dir", "partners"); err != nil {
 		return err
 	}
+	auditDefaults(&c.Audit, c.StateDir)
 	if _, ok := c.Partners[c.Identity.ID]; ok {
 		return w.errf(w.partnerLines[c.Identity.ID], "partners."+c.Identity.ID,
 			"is our own identity.id; a partner needs an id of its own")
