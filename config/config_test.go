@@ -304,6 +304,8 @@ func TestLoadErrors(t *testing.T) {
 			key: "metrics.listen", want: `"localhost" is not host:port`},
 		{name: "listen bad port", old: "listen: 127.0.0.1:9464", new: "listen: 127.0.0.1:99999",
 			key: "metrics.listen", want: "is not host:port"},
+		{name: "listen on every interface by default", old: "listen: 127.0.0.1:9464", new: `listen: ":9464"`,
+			key: "metrics.listen", want: "would listen on every interface; use 127.0.0.1:9464"},
 		{name: "bad address", old: "address: sftp.partner.example:2222", new: "address: a:b:c",
 			key: "partners.uk-hmrc.sftp.address", want: `"a:b:c" is not a host:port address`},
 		{name: "no partners", old: "partners:", new: "partners: {}\nunused:",

@@ -238,14 +238,19 @@ func (w *walker) cronSpec(dst *string) field {
 	})
 }
 
-// listen reads an optional host:port to listen on ("" = off).
+// listen reads an optional host:port to listen on ("" = off). The host
+// must be given: an endpoint open to the network is never a default.
 func (w *walker) listen(dst *string) field {
 	return value(w, dst, optionalText, func(s string) (string, error) {
 		if s == "" {
 			return "", nil
 		}
-		if _, port, err := net.SplitHostPort(s); err != nil || !validPort(port) {
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || !validPort(port) && port != "0" {
 			return "", fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:9464)", s)
+		}
+		if host == "" {
+			return "", fmt.Errorf("%q gives no address and would listen on every interface; use 127.0.0.1:%s (or 0.0.0.0:%s to expose the endpoint on purpose)", s, port, port)
 		}
 		return s, nil
 	})

@@ -2,17 +2,23 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/metrics"
 )
 
 func cmdDaemon(e *env, args []string) error {
 	fs := e.newFlags("daemon", "daemon",
 		"  sealpost --config /etc/sealpost/sealpost.yaml daemon\n"+
-			"  kill -HUP $(pidof sealpost)   # reload the configuration")
+			"  sealpost --log-format json daemon     # for journald or a log shipper\n"+
+			"  kill -HUP $(pidof sealpost)           # reload the configuration (systemctl reload sealpost)\n"+
+			"  curl -s http://127.0.0.1:9464/metrics # with metrics.listen set")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -30,7 +36,15 @@ func cmdDaemon(e *env, args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	log := e.logger()
+	m, listen, err := serveMetrics(ctx, eng, log)
+	if err != nil {
+		eng.Close()
+		return err
+	}
 	for {
+		if m != nil {
+			m.Attach(eng)
+		}
 		reload := make(chan struct{})
 		done := make(chan error, 1)
 		go func(eng *exchange.Engine) { done <- eng.Schedule(ctx, reload) }(eng)
@@ -40,11 +54,40 @@ func cmdDaemon(e *env, args []string) error {
 			return err
 		}
 		log.Info("configuration reloaded; waiting for running jobs")
+		if l := next.Config().Metrics.Listen; l != listen {
+			log.Warn("metrics.listen changed; restart the daemon to apply it", "serving", listen, "configured", l)
+		}
 		close(reload)
 		<-done
 		eng.Close()
 		eng = next
 	}
+}
+
+// serveMetrics starts the Prometheus endpoint when metrics.listen is set
+// (nil Metrics otherwise). It stops when ctx is done.
+func serveMetrics(ctx context.Context, eng *exchange.Engine, log *slog.Logger) (*metrics.Metrics, string, error) {
+	listen := eng.Config().Metrics.Listen
+	if listen == "" {
+		return nil, "", nil
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("metrics.listen %s: %w", listen, err)
+	}
+	m := metrics.New()
+	go func() {
+		if err := m.Serve(ctx, ln); err != nil {
+			log.Error("metrics endpoint stopped", "err", err)
+		}
+	}()
+	args := []any{"url", "http://" + ln.Addr().String() + "/metrics"}
+	if ip := net.ParseIP(ln.Addr().(*net.TCPAddr).IP.String()); ip != nil && !ip.IsLoopback() {
+		log.Warn("metrics endpoint is reachable from the network; it has no authentication", args...)
+	} else {
+		log.Info("metrics endpoint listening", args...)
+	}
+	return m, listen, nil
 }
 
 // waitReload waits for the schedule to end (returns nil and its error) or

@@ -1,0 +1,251 @@
+package metrics_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/metrics"
+	"github.com/sealpost/sealpost/internal/sftpd"
+)
+
+const (
+	us = "us-cbp"
+	uk = "uk-hmrc"
+)
+
+// engines starts us and uk exchanging over the in-process SFTP server. Our
+// key expires in 20 days; our bundles are overdue for a receipt after 1s.
+func engines(t *testing.T) (usEng, ukEng *exchange.Engine, root string) {
+	t.Helper()
+	srv, err := sftpd.Start(t.TempDir(), t.TempDir())
+	must(t, err)
+	t.Cleanup(func() { srv.Close() })
+	base := t.TempDir()
+	fps := map[string]string{}
+	for _, id := range []string{us, uk} {
+		opt := crypto.KeyOptions{}
+		if id == us {
+			opt.Lifetime = 20 * 24 * time.Hour
+		}
+		secret, public, fp, err := crypto.GenerateKeyWith(id, opt)
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(base, id+".secret.asc"), secret, 0o600))
+		must(t, os.WriteFile(filepath.Join(base, id+".public.asc"), public, 0o644))
+		fps[id] = fp
+	}
+	start := func(id, peer, extra string) *exchange.Engine {
+		must(t, os.MkdirAll(filepath.Join(srv.Root, id+"-to-"+peer), 0o755))
+		yaml := fmt.Sprintf(`identity:
+  id: %[1]s
+  private_key: %[1]s.secret.asc
+state_dir: state-%[1]s
+partners:
+  %[2]s:
+    public_key: %[2]s.public.asc
+    fingerprints: ["%[3]s"]
+    sftp:
+      address: %[4]s
+      user: %[1]s
+      private_key: %[5]s
+      known_hosts: %[6]s
+      push_dir: /%[1]s-to-%[2]s
+      pull_dir: /%[2]s-to-%[1]s
+      timeout: 10s
+    settle: 0s
+%[7]s`, id, peer, fps[peer], srv.Addr, srv.ClientKey, srv.KnownHosts, extra)
+		path := filepath.Join(base, id+".yaml")
+		must(t, os.WriteFile(path, []byte(yaml), 0o600))
+		cfg, err := config.Load(path)
+		must(t, err)
+		eng, err := exchange.New(cfg, nil)
+		must(t, err)
+		t.Cleanup(func() { eng.Close() })
+		return eng
+	}
+	return start(us, uk, "    receipt_due: 1s\n"), start(uk, us, ""), srv.Root
+}
+
+// TestEndpoint serves the metrics of our engine over HTTP on a loopback
+// port and checks every series after an exchange both ways.
+func TestEndpoint(t *testing.T) {
+	usEng, ukEng, root := engines(t)
+	m := metrics.New()
+	m.Attach(usEng)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(ctx, ln) }()
+	url := "http://" + ln.Addr().String() + "/metrics"
+
+	before := scrape(t, url)
+	for _, s := range []string{
+		`sealpost_bundles_sent_total{kind="request",partner="uk-hmrc"} 0`,
+		`sealpost_last_pull_success_timestamp_seconds{partner="uk-hmrc"} 0`,
+		`sealpost_bytes_received_total{partner="uk-hmrc"} 0`,
+	} {
+		before.has(t, s)
+	}
+
+	// The partner sends us two bundles, we send one (which it never
+	// answers) and leave one in the outbox.
+	payload := strings.Repeat("evidence ", 1000)
+	send(t, ukEng, us, "UK-1", payload)
+	send(t, ukEng, us, "UK-2", payload)
+	run(t, ukEng, us)
+	send(t, usEng, uk, "US-1", payload)
+	t0 := time.Now()
+	run(t, usEng, uk)
+	send(t, usEng, uk, "US-2", payload)
+	time.Sleep(1100 * time.Millisecond) // our receipt_due is 1s
+
+	got := scrape(t, url)
+	got.has(t, `sealpost_bundles_filed_total{kind="request",partner="uk-hmrc"} 2`)
+	got.has(t, `sealpost_bundles_sent_total{kind="request",partner="uk-hmrc"} 1`)
+	got.has(t, `sealpost_bundles_sent_total{kind="receipt",partner="uk-hmrc"} 2`)
+	got.has(t, `sealpost_runs_total{outcome="ok",partner="uk-hmrc"} 1`)
+	got.has(t, `sealpost_queue_items{partner="uk-hmrc",queue="outbox"} 1`)
+	got.has(t, `sealpost_awaiting_bundles{awaiting="receipt",partner="uk-hmrc"} 1`)
+	got.has(t, `sealpost_overdue_bundles{awaiting="receipt",partner="uk-hmrc"} 1`)
+	got.has(t, `sealpost_overdue_bundles{awaiting="response",partner="uk-hmrc"} 0`)
+	if n := got.value(t, `sealpost_bytes_received_total{partner="uk-hmrc"}`); n < 2*float64(len(payload)) {
+		t.Errorf("bytes received %v, want at least the two payloads", n)
+	}
+	if n := got.value(t, `sealpost_bytes_sent_total{partner="uk-hmrc"}`); n < float64(len(payload)) {
+		t.Errorf("bytes sent %v, want at least one payload", n)
+	}
+	for _, s := range []string{"push", "pull"} {
+		v := got.value(t, `sealpost_last_`+s+`_success_timestamp_seconds{partner="uk-hmrc"}`)
+		if at := time.UnixMilli(int64(v * 1000)); at.Before(t0.Add(-time.Second)) || at.After(time.Now()) {
+			t.Errorf("last %s at %s, want the run just done", s, at)
+		}
+	}
+	// Our key expires in 20 days; the partner's never does (no series).
+	fp := usEng.KeyStates()[0].Fingerprint
+	if v := got.value(t, `sealpost_key_expiry_seconds{fingerprint="`+fp+`",owner="us-cbp"}`); v < 19*86400 || v > 20*86400 {
+		t.Errorf("our key expires in %v s, want about 20 days", v)
+	}
+	if strings.Contains(got.text, `owner="uk-hmrc"`) {
+		t.Errorf("a series for a key that never expires:\n%s", got.text)
+	}
+
+	// A refused bundle is counted by its code: the partner's next bundle
+	// is damaged on the drop before we pull it.
+	send(t, ukEng, us, "UK-3", payload)
+	run(t, ukEng, us)
+	damage(t, filepath.Join(root, uk+"-to-"+us))
+	if res := usEng.RunPartner(context.Background(), uk, true, true); res.Refused != 1 {
+		t.Fatalf("damaged bundle: %+v", res)
+	}
+	got = scrape(t, url)
+	got.has(t, `sealpost_runs_total{outcome="ok",partner="uk-hmrc"} 2`)
+	got.has(t, `sealpost_bundles_filed_total{kind="request",partner="uk-hmrc"} 2`)
+	refused := 0
+	for _, l := range strings.Split(got.text, "\n") {
+		if strings.HasPrefix(l, `sealpost_bundles_refused_total{code="`) && strings.HasSuffix(l, `",partner="uk-hmrc"} 1`) {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("want one refused series at 1:\n%s", got.text)
+	}
+
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damage flips a byte in the middle of every request in dir.
+func damage(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	must(t, err)
+	n := 0
+	for _, e := range ents {
+		if !strings.Contains(e.Name(), "_request_") {
+			continue
+		}
+		n++
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		must(t, err)
+		data[len(data)/2] ^= 0xff
+		must(t, os.WriteFile(p, data, 0o644))
+	}
+	if n == 0 {
+		t.Fatal("no request to damage")
+	}
+}
+
+type page struct{ text string }
+
+func scrape(t *testing.T, url string) page {
+	t.Helper()
+	resp, err := http.Get(url)
+	must(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	must(t, err)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
+	}
+	return page{string(body)}
+}
+
+func (p page) has(t *testing.T, line string) {
+	t.Helper()
+	for _, l := range strings.Split(p.text, "\n") {
+		if l == line {
+			return
+		}
+	}
+	t.Errorf("no line %q in the scrape", line)
+}
+
+func (p page) value(t *testing.T, series string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(p.text, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			must(t, err)
+			return f
+		}
+	}
+	t.Fatalf("no series %s in the scrape", series)
+	return 0
+}
+
+func send(t *testing.T, eng *exchange.Engine, to, ref, body string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), ref+".txt")
+	must(t, os.WriteFile(p, []byte(body), 0o600))
+	_, err := eng.Send(exchange.SendRequest{To: to, Reference: ref, Paths: []string{p}})
+	must(t, err)
+}
+
+func run(t *testing.T, eng *exchange.Engine, partner string) {
+	t.Helper()
+	if res := eng.RunPartner(context.Background(), partner, true, true); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
