@@ -24,6 +24,7 @@ import (
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
 const fr = "fr-dgddi"
@@ -406,6 +407,70 @@ func TestReplay(t *testing.T) {
 	for _, pair := range [][2]string{{us, uk}, {uk, us}} {
 		if left := w.drop(pair[0], pair[1]); len(left) != 0 {
 			t.Fatalf("drop %s-to-%s still holds %v", pair[0], pair[1], left)
+		}
+	}
+}
+
+// lyingServer starts the in-process SFTP server with options.
+func lyingServer(t testing.TB, opts ...sftpd.Option) server {
+	t.Helper()
+	srv, err := sftpd.Start(t.TempDir(), t.TempDir(), opts...)
+	must(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return server{name: "sftpd", addr: srv.Addr, user: "sealpost", clientKey: srv.ClientKey,
+		knownHosts: srv.KnownHosts, root: srv.Root}
+}
+
+// TestHostileRemoteNamesFromALyingServer: a server that lists names no
+// file system holds ("..", absurd length, control characters, a NUL, bad
+// UTF-8) has each skipped and logged, nothing fetched, and the run
+// succeeds. Names with a slash never reach sealpost whole: the SFTP client
+// keeps only their last element, so "../../etc/passwd.pgp" can only ever
+// mean passwd.pgp inside the pull folder; that file is asked for there
+// (and does not exist), never outside it.
+func TestHostileRemoteNamesFromALyingServer(t *testing.T) {
+	// ("." and ".." never get through: the SFTP client drops them.)
+	hostile := []string{"a..b.pgp", `..\x.pgp`, "evil\r\n.pgp", "nul\x00.pgp", strings.Repeat("x", 300) + ".pgp",
+		"\xff\xfe.pgp", "esc\x1b[2J.pgp", "rtl\u202egpj.pgp"}
+	t.Run("skipped", func(t *testing.T) {
+		w := newWorld(t, lyingServer(t, sftpd.WithExtraNames(hostile...)), "", us, uk)
+		res := w.run(uk, us)
+		if res.Filed != 0 || res.Refused != 0 || res.Pushed != 0 {
+			t.Fatalf("filed %d, refused %d, pushed %d: hostile names must be skipped", res.Filed, res.Refused, res.Pushed)
+		}
+		skipped := map[string]string{}
+		for _, r := range w.records(uk, "remote.skipped") {
+			skipped[r.File] = r.Error
+		}
+		for _, n := range hostile {
+			if skipped[string([]rune(n))] == "" { // the log stores bad UTF-8 as U+FFFD
+				t.Errorf("%q not logged as skipped (logged: %q)", n, skipped)
+			}
+		}
+		checkNothingFetched(t, w)
+	})
+	t.Run("slashes", func(t *testing.T) {
+		srv := lyingServer(t, sftpd.WithExtraNames("../../etc/passwd.pgp", "/abs.pgp"))
+		w := newWorld(t, srv, "", us, uk)
+		must(t, os.WriteFile(filepath.Join(srv.root, "passwd.pgp"), []byte("outside the pull folder"), 0o644))
+		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+		for _, want := range []string{"/us-cbp-to-uk-hmrc/passwd.pgp", "/us-cbp-to-uk-hmrc/abs.pgp"} {
+			if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
+				t.Errorf("run error %v, want it to name %s (the base name, inside the pull folder)", res.Err, want)
+			}
+		}
+		if res.Err != nil && strings.Contains(res.Err.Error(), "etc") {
+			t.Errorf("run error %v names a path outside the pull folder", res.Err)
+		}
+		checkNothingFetched(t, w)
+	})
+}
+
+func checkNothingFetched(t *testing.T, w *world) {
+	t.Helper()
+	for _, dir := range []string{"received", "quarantine", "inbox"} {
+		if got := names(t, w.sides[uk].state(dir, us)); len(got) != 0 {
+			t.Errorf("%s/ holds %v", dir, got)
 		}
 	}
 }

@@ -77,6 +77,8 @@ func TestHostileReason(t *testing.T) {
 		"..":                              `".."`,
 		"nul\x00.pgp":                     "control",
 		"c1\u0085.pgp":                    "control",
+		"rtl\u202egpj.pgp":                "control",
+		"lrm\u200e.pgp":                   "control",
 		strings.Repeat("x", 252) + ".pgp": "255 bytes",
 		"\xc3.pgp":                        "UTF-8",
 	} {

@@ -2,6 +2,7 @@ package sftpdrop
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -28,8 +29,12 @@ func hostileReason(name string) string {
 	return ""
 }
 
-// isControl reports C0/C1 control characters, DEL and NUL.
-func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
+// isControl reports C0/C1 control characters, DEL and NUL, and the
+// bidirectional controls that make a name display as another
+// ("x\u202egpj.pgp"), as the bundle reader does for payload names.
+func isControl(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r < 0xa0) || unicode.Is(unicode.Bidi_Control, r)
+}
 
 // isFinalName reports whether a (safe) name is a bundle's final name on the
 // drop: not hidden, ending in .pgp or .asc.

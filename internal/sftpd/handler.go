@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -16,8 +17,9 @@ import (
 // can reach outside it, whatever the path or the symbolic links in the folder.
 type rootFS struct {
 	root          *os.Root
-	noPosixRename bool // answer posix-rename@openssh.com as unsupported
-	refuseRename  bool // refuse every rename with "permission denied"
+	noPosixRename bool     // answer posix-rename@openssh.com as unsupported
+	refuseRename  bool     // refuse every rename with "permission denied"
+	extra         []string // names added to every listing (a lying server)
 }
 
 var (
@@ -208,8 +210,21 @@ func (fsys *rootFS) list(name string) (sftp.ListerAt, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, n := range fsys.extra {
+		entries = append(entries, fakeFile(n))
+	}
 	return lister(entries), nil
 }
+
+// fakeFile is a listed regular file of 1 byte that does not exist.
+type fakeFile string
+
+func (f fakeFile) Name() string       { return string(f) }
+func (f fakeFile) Size() int64        { return 1 }
+func (f fakeFile) Mode() fs.FileMode  { return 0o644 }
+func (f fakeFile) ModTime() time.Time { return time.Unix(1_800_000_000, 0) }
+func (f fakeFile) IsDir() bool        { return false }
+func (f fakeFile) Sys() any           { return nil }
 
 // statLister wraps a single stat result.
 func statLister(fi fs.FileInfo, err error) (sftp.ListerAt, error) {

@@ -49,6 +49,7 @@ type Option func(*options)
 type options struct {
 	noPosixRename bool
 	refuseRename  bool
+	extra         []string
 	rsaHostKey    bool
 	authorized    []ssh.PublicKey
 	log           *slog.Logger
@@ -60,6 +61,13 @@ func WithoutPosixRename() Option { return func(o *options) { o.noPosixRename = t
 
 // WithRefuseRename makes every rename fail with "permission denied".
 func WithRefuseRename() Option { return func(o *options) { o.refuseRename = true } }
+
+// WithExtraNames makes the server lie: every folder listing also holds
+// these names, as small regular files, though no file system could hold
+// them ("a/b.pgp", "../x.pgp"). Fetching them fails.
+func WithExtraNames(names ...string) Option {
+	return func(o *options) { o.extra = append(o.extra, names...) }
+}
 
 // WithRSAHostKey adds a second host key (RSA) that is NOT written to
 // known_hosts; its line is in Server.RSAHostKeyLine.
@@ -146,7 +154,7 @@ func (s *Server) listen(root string, hostKeys []ssh.Signer, o options) error {
 	if err != nil {
 		return fmt.Errorf("sftpd: root folder: %w", err)
 	}
-	s.fsys = &rootFS{root: r, noPosixRename: o.noPosixRename, refuseRename: o.refuseRename}
+	s.fsys = &rootFS{root: r, noPosixRename: o.noPosixRename, refuseRename: o.refuseRename, extra: o.extra}
 	s.ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		r.Close()
