@@ -42,7 +42,7 @@ func cmdBundleSeal(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths}, *out)
+	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths}, *out, e.progress())
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func cmdBundleOpen(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := exchange.OpenFile(cfg, keys, rest[0], *from, *out)
+	m, err := exchange.OpenFile(cfg, keys, rest[0], *from, *out, e.progress())
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,13 @@ func cmdRun(e *env, args []string) error {
 	if *pushOnly && *pullOnly {
 		return usagef("--push-only and --pull-only exclude each other")
 	}
+	prog := e.progress()
 	eng, err := e.engine()
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	eng.SetProgress(prog)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	results, err := eng.Run(ctx, runOptions(*partner, *pushOnly, *pullOnly))

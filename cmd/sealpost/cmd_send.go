@@ -20,11 +20,13 @@ func cmdSend(e *env, args []string) error {
 	if *to == "" || len(paths) == 0 {
 		return usagef("send needs --to PARTNER and at least one PATH")
 	}
+	prog := e.progress()
 	eng, err := e.engine()
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	eng.SetProgress(prog)
 	name, err := eng.Send(exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths})
 	if err != nil {
 		return err

@@ -49,6 +49,7 @@ type env struct {
 	verbose    bool
 	stdout     io.Writer
 	stderr     io.Writer
+	bar        *progressBar // progress on a terminal, once a command asked for it
 }
 
 // command is one subcommand.
@@ -221,10 +222,14 @@ func (e *env) logger() *slog.Logger {
 	if e.verbose {
 		opts.Level = slog.LevelDebug
 	}
-	if e.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	var out io.Writer = e.stderr
+	if e.bar != nil {
+		out = e.bar // log lines clear the progress line first
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, opts))
+	if e.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
 }
 
 // engine loads the configuration and starts the engine.
