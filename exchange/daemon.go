@@ -52,6 +52,9 @@ func (e *Engine) Schedule(ctx context.Context, stop <-chan struct{}) error {
 			}
 		}
 	}
+	if err := e.addCheckpointJob(c); err != nil {
+		return err
+	}
 	c.Start()
 	e.warnKeys()
 	e.logger.Info("daemon started", "partners", len(locks), "jobs", len(c.Entries()))

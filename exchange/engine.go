@@ -62,7 +62,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Engine, error) {
 			}
 		}
 	}
-	if e.log, err = audit.Open(e.dirs.audit()); err != nil {
+	if e.log, err = audit.OpenWith(e.dirs.audit(), logOptions(cfg.Audit)); err != nil {
 		return nil, fmt.Errorf("open exchange log in %s: %w", e.dirs.audit(), err)
 	}
 	return e, nil

@@ -158,7 +158,11 @@ func (r *partnerRun) writeItemMeta(claim, id, name string) error {
 	if m.InReplyTo != "" {
 		m.Kind = bundle.KindResponse
 	}
-	return writeJSON(filepath.Join(claim, "meta.json"), m)
+	if err := writeJSON(filepath.Join(claim, "meta.json"), m); err != nil {
+		return err
+	}
+	return r.record(audit.Record{Event: audit.EvClaimed, Bundle: id, Kind: m.Kind, File: name,
+		Reference: m.Reference, InReplyTo: m.InReplyTo}, nil)
 }
 
 // fail moves an outbox entry that can never be sent to failed/<p>/ with a
