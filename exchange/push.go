@@ -154,10 +154,13 @@ type unsafeItemError struct{ err error }
 func (e *unsafeItemError) Error() string { return e.err.Error() }
 func (e *unsafeItemError) Unwrap() error { return e.err }
 
-// sealAndUpload writes the bundle once, into sent/ (under a temporary name)
-// and to the drop's hidden .part file at the same time; self-checks our own
-// copy; then publishes both: sent/<id>.pgp, and the final name on the drop
-// after its size is checked.
+// sealAndUpload writes the bundle once, into sent/ (under a temporary
+// name), to the drop's hidden .part file and into a self-check at the same
+// time: the upload and the self-check each run in their own goroutine and
+// take the ciphertext as it is made. Only when the self-check has opened
+// the whole bundle as the partner would and found exactly the plaintext
+// written does it publish both: sent/<id>.pgp, then the final name on the
+// drop after its size is checked.
 func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMeta, m *bundle.Manifest, sent, name string) (int64, string, error) {
 	var srcs []bundle.Source
 	if meta.Item != "" {
@@ -166,8 +169,6 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 			return 0, "", &localError{&unsafeItemError{err}}
 		}
 	}
-	task := startTask(r.e.progress, "push "+name, sourcesSize(srcs))
-	defer task.Done()
 	local, err := fsx.CreateTemp(sent, 0o600)
 	if err != nil {
 		return 0, "", &localError{fmt.Errorf("create %s: %w", sent, err)}
@@ -183,20 +184,44 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 			up.Abort()
 		}
 	}()
+
+	toDrop, toCheck := newChunkPipe(), newChunkPipe()
+	upErr := make(chan error, 1)
+	go func() {
+		uw := &errWriter{w: up}
+		_, err := io.Copy(uw, toDrop)
+		toDrop.CloseRead(err)
+		upErr <- uw.err // the upload's own failure, not the sealer's
+	}()
+	checked := make(chan selfCheckResult, 1)
+	go func() {
+		res := selfCheck(toCheck, r.e.Self)
+		toCheck.CloseRead(res.err)
+		checked <- res
+	}()
+
 	ct, pt := sha256.New(), sha256.New()
 	counter := &countWriter{}
-	buf := bufio.NewWriterSize(io.MultiWriter(local, up, ct, counter, task), 256<<10)
-	if err := r.seal(buf, m, srcs, pt); err != nil {
-		return 0, "", err
+	buf := bufio.NewWriterSize(io.MultiWriter(local, ct, counter, toDrop, toCheck), 256<<10)
+	serr := r.seal(buf, m, srcs, pt)
+	if serr == nil {
+		serr = buf.Flush()
 	}
-	if err := buf.Flush(); err != nil {
-		return 0, "", err
+	toDrop.CloseWithError(serr)
+	toCheck.CloseWithError(serr)
+	uerr, check := <-upErr, <-checked
+	switch {
+	case uerr != nil:
+		return 0, "", uerr
+	case check.err != nil && (serr == nil || errors.Is(serr, check.err)):
+		return 0, "", &localError{fmt.Errorf("self-check of %s: %w", local.Name(), check.err)}
+	case serr != nil:
+		return 0, "", serr
+	case string(check.sum) != string(pt.Sum(nil)):
+		return 0, "", &localError{fmt.Errorf("self-check of %s: the sealed bundle does not open to the data sealed", local.Name())}
 	}
 	if err := local.Sync(); err != nil {
 		return 0, "", &localError{fmt.Errorf("sync %s: %w", local.Name(), err)}
-	}
-	if err := r.selfCheck(local.Name(), pt); err != nil {
-		return 0, "", &localError{err}
 	}
 	if err := local.Commit(); err != nil {
 		return 0, "", &localError{err}
@@ -210,6 +235,44 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 	}
 	committed = true
 	return counter.n, hex.EncodeToString(ct.Sum(nil)), nil
+}
+
+// selfCheckResult is the SHA-256 of the plaintext a self-check opened.
+type selfCheckResult struct {
+	sum []byte
+	err error
+}
+
+// selfCheck opens our own bundle as the partner would (decrypt with our
+// key, which every bundle is also encrypted to, verify our signature) and
+// hashes the plaintext, then reads src to its end.
+func selfCheck(src io.Reader, self *crypto.Self) selfCheckResult {
+	msg, err := crypto.Open(src, self, self.Public(), crypto.OpenOptions{})
+	if err != nil {
+		return selfCheckResult{err: err}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, msg); err != nil {
+		return selfCheckResult{err: err}
+	}
+	if _, err := io.Copy(io.Discard, src); err != nil { // armour's tail
+		return selfCheckResult{err: err}
+	}
+	return selfCheckResult{sum: h.Sum(nil)}
+}
+
+// errWriter remembers the first error of the writer it wraps.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // seal writes the bundle's tar through the OpenPGP sealer into w, hashing
@@ -240,29 +303,6 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 		return err
 	}
 	return sealer.Close()
-}
-
-// selfCheck opens our own copy of a sealed bundle as the partner would
-// (decrypt with our key, which every bundle is also encrypted to, verify
-// our signature) and checks that it yields exactly the plaintext we wrote.
-func (r *partnerRun) selfCheck(path string, pt hash.Hash) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	msg, err := crypto.Open(bufio.NewReaderSize(f, 256<<10), r.e.Self, r.e.Self.Public(), crypto.OpenOptions{})
-	if err != nil {
-		return fmt.Errorf("self-check of %s: %w", path, err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, msg); err != nil {
-		return fmt.Errorf("self-check of %s: %w", path, err)
-	}
-	if string(h.Sum(nil)) != string(pt.Sum(nil)) {
-		return fmt.Errorf("self-check of %s: the sealed bundle does not open to the data sealed", path)
-	}
-	return nil
 }
 
 // resume publishes a bundle already durable in sent/ whose upload an
