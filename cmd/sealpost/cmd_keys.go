@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -26,12 +28,16 @@ func cmdKeys(e *env, args []string) error {
 }
 
 func cmdKeysGenerate(e *env, args []string) error {
-	fs := e.newFlags("keys generate", "keys generate --id ID --out DIR [--algo ed25519|rsa4096] [--passphrase-file FILE]",
-		"  sealpost keys generate --id us-cbp --out /etc/sealpost/keys")
+	fs := e.newFlags("keys generate", "keys generate --id ID --out DIR [--algo ed25519|rsa4096] [--expires-in D] [--passphrase-file FILE]",
+		"  sealpost keys generate --id us-cbp --out /etc/sealpost/keys\n"+
+			"  sealpost keys generate --id us-cbp --out keys --expires-in 2y --passphrase-file secrets/pgp-passphrase\n"+
+			"It writes ID.secret.asc (0600) and ID.public.asc, and prints the fingerprint the\n"+
+			"partner must pin. Keep the secret key and a backup of it offline; never send it.")
 	id := fs.String("id", "", "our party id (required)")
 	out := fs.String("out", "", "folder for the key files (required)")
 	algo := fs.String("algo", "ed25519", "ed25519 (default) or rsa4096")
-	passFile := fs.String("passphrase-file", "", "protect the secret key with the passphrase in this file")
+	passFile := fs.String("passphrase-file", "", "protect the secret key with the passphrase in this file (then set identity.passphrase_file)")
+	expiresIn := fs.String("expires-in", "", "the key expires after this long: e.g. 2y, 365d, 8760h (default: never)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +47,10 @@ func cmdKeysGenerate(e *env, args []string) error {
 	}
 	if !config.ValidPartyID(*id) {
 		return usagef("--id %q is not a party id ([a-z0-9][a-z0-9-]{0,31})", *id)
+	}
+	lifetime, err := parseLifetime(*expiresIn)
+	if err != nil {
+		return err
 	}
 	var pass []byte
 	if *passFile != "" {
@@ -55,7 +65,7 @@ func cmdKeysGenerate(e *env, args []string) error {
 			return usagef("%s exists already; refusing to overwrite a key", p)
 		}
 	}
-	secret, public, fp, err := crypto.GenerateKey(*id, crypto.KeyAlgo(*algo), pass)
+	secret, public, fp, err := crypto.GenerateKeyWith(*id, crypto.KeyOptions{Algo: crypto.KeyAlgo(*algo), Passphrase: pass, Lifetime: lifetime})
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -68,12 +78,56 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if err := fsx.WriteFile(publicPath, public, 0o644); err != nil {
 		return err
 	}
+	expires := "never"
+	if lifetime > 0 {
+		expires = time.Now().Add(lifetime).UTC().Format(time.DateOnly) + " (rotate it before then: see docs/operations.md)"
+	}
 	fmt.Fprintf(e.stdout, "secret key  %s (mode 0600: keep it here, back it up offline)\n", secretPath)
 	fmt.Fprintf(e.stdout, "public key  %s (send this file to each partner)\n", publicPath)
-	fmt.Fprintf(e.stdout, "fingerprint %s\n\n", fp)
-	fmt.Fprintf(e.stdout, "Tell the partner, by a channel other than the one carrying the file, to pin:\n")
-	fmt.Fprintf(e.stdout, "    fingerprints: [\"%s\"]\n", fp)
+	fmt.Fprintf(e.stdout, "fingerprint %s\n", fp)
+	fmt.Fprintf(e.stdout, "read aloud  %s\n", groups(fp))
+	fmt.Fprintf(e.stdout, "expires     %s\n\n", expires)
+	fmt.Fprintf(e.stdout, "1. Send %s to the partner. Then tell them, by a channel other than\n", filepath.Base(publicPath))
+	fmt.Fprintf(e.stdout, "   the one carrying the file (read it out on the phone), to pin under partners.%s:\n", *id)
+	fmt.Fprintf(e.stdout, "       fingerprints: [\"%s\"]\n", fp)
+	fmt.Fprintf(e.stdout, "2. In our own configuration:\n")
+	fmt.Fprintf(e.stdout, "       identity:\n         id: %s\n         private_key: %s\n", *id, secretPath)
+	if *passFile != "" {
+		fmt.Fprintf(e.stdout, "         passphrase_file: %s\n", *passFile)
+	}
 	return nil
+}
+
+// groups splits a fingerprint into blocks of four, as people read it aloud.
+func groups(fp string) string {
+	var parts []string
+	for i := 0; i < len(fp); i += 4 {
+		parts = append(parts, strings.ToUpper(fp[i:min(i+4, len(fp))]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// parseLifetime reads --expires-in: a Go duration, or a whole number of
+// days (d) or years (y, 365 days). "" means never.
+func parseLifetime(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	day := 24 * time.Hour
+	for suffix, unit := range map[string]time.Duration{"d": day, "y": 365 * day} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 1 {
+				return 0, usagef("--expires-in %q: want e.g. 2y, 365d or 8760h", s)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < day {
+		return 0, usagef("--expires-in %q: want e.g. 2y, 365d or 8760h (at least a day)", s)
+	}
+	return d, nil
 }
 
 // readPassphrase reads a passphrase file, refusing one others can read.
@@ -89,7 +143,9 @@ func readPassphrase(path string) ([]byte, error) {
 }
 
 func cmdKeysInspect(e *env, args []string) error {
-	fs := e.newFlags("keys inspect", "keys inspect FILE", "  sealpost keys inspect keys/uk-hmrc.public.asc")
+	fs := e.newFlags("keys inspect", "keys inspect FILE",
+		"  sealpost keys inspect keys/uk-hmrc.public.asc   # check the fingerprint with the partner before pinning it\n"+
+			"  sealpost keys inspect /etc/sealpost/keys/us-cbp.secret.asc")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -109,6 +165,13 @@ func cmdKeysInspect(e *env, args []string) error {
 	for _, k := range infos {
 		printKey(e, k)
 	}
+	if len(infos) > 0 && !infos[0].Secret {
+		var fps []string
+		for _, k := range infos {
+			fps = append(fps, `"`+k.Fingerprint+`"`)
+		}
+		fmt.Fprintf(e.stdout, "\nTo trust it for a partner, once its owner has confirmed the fingerprint:\n    fingerprints: [%s]\n", strings.Join(fps, ", "))
+	}
 	return nil
 }
 
@@ -118,8 +181,20 @@ func printKey(e *env, k crypto.KeyInfo) {
 		kind = "secret"
 	}
 	fmt.Fprintf(e.stdout, "%s key %s\n", kind, k.Fingerprint)
+	fmt.Fprintf(e.stdout, "  read aloud %s\n", groups(k.Fingerprint))
 	fmt.Fprintf(e.stdout, "  algorithm %s %d bits, created %s, expires %s\n", k.Algorithm, k.Bits,
 		k.Created.Format(time.DateOnly), expiry(k.Expires))
+	if until := k.UsableUntil(); until != nil {
+		left := time.Until(*until)
+		switch {
+		case left <= 0:
+			fmt.Fprintf(e.stdout, "  EXPIRED: usable until %s\n", until.Format(time.DateOnly))
+		case left < exchange.KeyWarnBefore:
+			fmt.Fprintf(e.stdout, "  EXPIRES SOON: usable until %s (%d days)\n", until.Format(time.DateOnly), int(left.Hours()/24))
+		default:
+			fmt.Fprintf(e.stdout, "  usable until %s\n", until.Format(time.DateOnly))
+		}
+	}
 	for _, u := range k.UserIDs {
 		fmt.Fprintf(e.stdout, "  user id   %s\n", u)
 	}

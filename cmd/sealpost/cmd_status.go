@@ -11,7 +11,11 @@ import (
 
 func cmdStatus(e *env, args []string) error {
 	fs := e.newFlags("status", "status [--partner P] [--json]",
-		"  sealpost status\n  sealpost status --partner uk-hmrc --json | jq .")
+		"  sealpost status\n  sealpost status --partner uk-hmrc --json | jq .\n"+
+			"  sealpost status --json | jq '.[] | select(.awaiting_receipt[].overdue)'\n"+
+			"Shows per partner: queues, last successful push and pull, the last error, bundles\n"+
+			"awaiting a receipt or a response (and which are overdue), and the keys in use\n"+
+			"with their expiry (ROTATE SOON within 30 days).")
 	partner := fs.String("partner", "", "only this partner")
 	asJSON := fs.Bool("json", false, "print JSON")
 	rest, err := parse(fs, args)
@@ -51,6 +55,30 @@ func printStatus(w io.Writer, st exchange.PartnerStatus) {
 	}
 	printPending(w, "awaiting receipt", st.AwaitingReceipt)
 	printPending(w, "awaiting response", st.AwaitingResponse)
+	printKeys(w, st.Keys)
+}
+
+// printKeys lists the keys in use with a partner and when they expire.
+func printKeys(w io.Writer, keys []exchange.KeyState) {
+	fmt.Fprintf(w, "  keys:\n")
+	for _, k := range keys {
+		exp := "never expires"
+		if k.Expires != nil {
+			left := time.Until(*k.Expires)
+			exp = fmt.Sprintf("expires %s (in %d days)", k.Expires.UTC().Format(time.DateOnly), int(left.Hours()/24))
+			if left <= 0 {
+				exp = "EXPIRED on " + k.Expires.UTC().Format(time.DateOnly)
+			}
+		}
+		mark := ""
+		switch {
+		case k.Revoked:
+			mark = "  REVOKED: replace it"
+		case k.ExpiresSoon:
+			mark = "  ROTATE SOON"
+		}
+		fmt.Fprintf(w, "    %-10s %s %s%s\n", k.Owner, k.Fingerprint, exp, mark)
+	}
 }
 
 func printPending(w io.Writer, title string, ps []exchange.Pending) {
