@@ -90,6 +90,12 @@ func Scan(dir string, fn func(Record) error) error {
 	return err
 }
 
+// ScanSummary is Scan that also returns the Summary of the lines verified
+// (up to the first bad one), for a caller that reports both.
+func ScanSummary(dir string, fn func(Record) error) (Summary, error) {
+	return walk(dir, func(l line) error { return fn(l.rec) })
+}
+
 // line is one verified line handed to a walk's callback.
 type line struct {
 	file string
