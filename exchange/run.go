@@ -13,11 +13,11 @@ import (
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
 )
 
-// Attempts and backoff for transient transfer faults within one run.
-const (
-	retryAttempts = 4
-	retryBase     = 500 * time.Millisecond
-)
+// Attempts for transient transfer faults within one run.
+const retryAttempts = 4
+
+// retryBase is the first backoff between attempts (the tests shorten it).
+var retryBase = 500 * time.Millisecond
 
 // partnerRun is one cycle for one partner, under that partner's lock.
 type partnerRun struct {
@@ -65,6 +65,9 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 	rec.Self = r.e.cfg.Identity.ID
 	if rec.Partner == "" {
 		rec.Partner = r.id
+	}
+	if rec.Time == "" {
+		rec.Time = r.e.now().UTC().Format(audit.TimeLayout) // the engine's one clock
 	}
 	if r.drop != nil && rec.Host == "" {
 		rec.Host, rec.HostKey, rec.User = r.drop.Address(), r.drop.HostKey(), r.p.SFTP.User

@@ -1,0 +1,301 @@
+package exchange_test
+
+import (
+	"crypto/rand"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/sftpd"
+)
+
+// faultProxy forwards TCP connections to a server and, once a byte budget
+// (both directions, all connections) is spent, cuts every connection or
+// stalls it (holds it open, forwarding nothing). With heal set, the fault
+// strikes once: the connection it hits fails, later ones pass.
+type faultProxy struct {
+	ln     net.Listener
+	target string
+	stall  bool
+	heal   bool
+	done   chan struct{}
+
+	mu     sync.Mutex
+	budget int64 // -1: unlimited
+	faults int
+	conns  []net.Conn
+}
+
+func startFaultProxy(t testing.TB, target string, stall, heal bool) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	p := &faultProxy{ln: ln, target: target, stall: stall, heal: heal, budget: -1, done: make(chan struct{})}
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *faultProxy) setBudget(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget = n
+}
+
+func (p *faultProxy) faulted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.faults
+}
+
+func (p *faultProxy) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	close(p.done)
+	p.ln.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *faultProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		go p.pipe(s, c)
+		go p.pipe(c, s)
+	}
+}
+
+// take returns how many of n bytes may pass, and counts a fault when the
+// budget runs out.
+func (p *faultProxy) take(n int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.budget < 0 {
+		return n
+	}
+	a := min(int64(n), p.budget)
+	p.budget -= a
+	if int(a) < n {
+		p.faults++
+		if p.heal {
+			p.budget = -1
+		}
+	}
+	return int(a)
+}
+
+func (p *faultProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			a := p.take(n)
+			if _, werr := dst.Write(buf[:a]); werr != nil {
+				return
+			}
+			if a < n {
+				if p.stall {
+					<-p.done
+				}
+				dst.Close()
+				src.Close()
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+// proxied starts the in-process server behind a fault proxy: the world's
+// parties reach it only through the proxy (its address is in their
+// known_hosts).
+func proxied(t testing.TB, stall, heal bool) (server, *faultProxy) {
+	t.Helper()
+	srv := loopbackServer(t)
+	p := startFaultProxy(t, srv.addr, stall, heal)
+	line, err := os.ReadFile(srv.knownHosts)
+	must(t, err)
+	fields := strings.Fields(string(line))
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	must(t, os.WriteFile(kh, []byte(knownhosts.Normalize(p.ln.Addr().String())+" "+strings.Join(fields[1:], " ")+"\n"), 0o600))
+	srv.addr, srv.knownHosts = p.ln.Addr().String(), kh
+	return srv, p
+}
+
+// shortTimeout sets every partner's sftp timeout to 1s, so that a stall is
+// noticed quickly.
+func (w *world) shortTimeout(s *side) {
+	w.t.Helper()
+	data, err := os.ReadFile(s.cfgPath)
+	must(w.t, err)
+	must(w.t, os.WriteFile(s.cfgPath, []byte(strings.ReplaceAll(string(data), "timeout: 10s", "timeout: 1s")), 0o600))
+	w.start(s)
+}
+
+// randomText is n bytes that do not compress.
+func randomText(n int) string {
+	b := make([]byte, n/2)
+	rand.Read(b)
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, n)
+	for _, c := range b {
+		out = append(out, hex[c>>4], hex[c&15])
+	}
+	return string(out)
+}
+
+// queueTwoBig queues two requests of 2 MiB each from us to uk.
+func queueTwoBig(w *world) {
+	w.send(us, uk, "first", "", map[string]string{"one.txt": randomText(2 << 20)})
+	w.send(us, uk, "second", "", map[string]string{"two.txt": randomText(2 << 20), "folder/three.txt": "attached"})
+}
+
+// TestNetworkFaults cuts or stalls the connection in the middle of an
+// upload and of a download. A fault that heals is retried within the run,
+// which succeeds; a fault that lasts fails the run (nothing claimed is
+// lost, nothing half-uploaded is visible under a final name), and the next
+// run finishes the work. Either way every bundle ends up filed once and
+// receipted once, and no drop keeps anything.
+func TestNetworkFaults(t *testing.T) {
+	cases := []struct {
+		mode, side string
+		heal       bool
+	}{
+		{"cut", "upload", true}, {"cut", "upload", false}, {"cut", "download", true}, {"cut", "download", false},
+		{"stall", "upload", true}, {"stall", "download", false},
+	}
+	for _, c := range cases {
+		mode, side, heal := c.mode, c.side, c.heal
+		{
+			{
+				name := mode + "/" + side + "/retried-in-the-run"
+				if !heal {
+					name = mode + "/" + side + "/finished-by-the-next-run"
+				}
+				t.Run(name, func(t *testing.T) {
+					srv, p := proxied(t, mode == "stall", heal)
+					w := newWorld(t, srv, "", us, uk)
+					w.shortTimeout(w.sides[us])
+					w.shortTimeout(w.sides[uk])
+					queueTwoBig(w)
+					runner, peer := us, uk
+					if side == "download" {
+						w.run(us, uk)
+						runner, peer = uk, us
+					}
+					p.setBudget(3 << 20) // the first bundle passes, the second is hit
+					res := w.sides[runner].eng.RunPartner(t.Context(), peer, true, true)
+					if p.faulted() == 0 {
+						t.Fatal("the fault never struck")
+					}
+					if heal && res.Err != nil {
+						t.Fatalf("a fault that heals must be retried within the run: %v", res.Err)
+					}
+					if !heal {
+						if res.Err == nil {
+							t.Fatal("the run succeeded through a lasting fault")
+						}
+						t.Logf("run failed as it should: %v", res.Err)
+						checkNothingHalfVisible(t, w)
+						p.setBudget(-1)
+						w.run(runner, peer)
+					}
+					if side == "upload" {
+						w.run(uk, us)
+					}
+					w.run(us, uk)
+					checkExactlyOnce(t, w)
+				})
+			}
+		}
+	}
+}
+
+// checkNothingHalfVisible: after a failed run, every final name on a drop
+// is a complete bundle, every queued item is in the outbox or claimed, and
+// the receiver has filed nothing it has not got whole.
+func checkNothingHalfVisible(t *testing.T, w *world) {
+	t.Helper()
+	for _, n := range w.drop(us, uk) {
+		if strings.HasPrefix(n, ".") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(w.srv.root, us+"-to-"+uk, n))
+		must(t, err)
+		sent, err := os.ReadFile(w.sides[us].state("sent", uk, strings.Split(strings.TrimSuffix(n, ".pgp"), "_")[3]+".pgp"))
+		if err != nil || string(sent) != string(data) {
+			t.Fatalf("%s is on the drop under its final name but is not the bundle sent (%v)", n, err)
+		}
+	}
+	queued := len(names(t, w.sides[us].state("outbox", uk))) + len(names(t, w.sides[us].state("work", uk, "out")))
+	if queued+len(w.records(us, audit.EvUploaded)) < 2 {
+		t.Fatalf("an item was lost: %d queued or claimed, %d uploaded", queued, len(w.records(us, audit.EvUploaded)))
+	}
+}
+
+// TestRenameRefused: a server that refuses the rename of a finished upload
+// fails the push (the item stays claimed, its bundle in sent/, nothing
+// visible under a final name), and the push finishes once the server
+// allows it.
+func TestRenameRefused(t *testing.T) {
+	root, keys := t.TempDir(), t.TempDir()
+	refusing, err := sftpd.Start(root, keys, sftpd.WithRefuseRename())
+	must(t, err)
+	srv := server{name: "sftpd", addr: refusing.Addr, user: "sealpost", clientKey: refusing.ClientKey,
+		knownHosts: refusing.KnownHosts, root: refusing.Root}
+	w := newWorld(t, srv, "", us, uk)
+	queueTwo(w)
+	res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+	if res.Err == nil || res.Pushed != 0 {
+		t.Fatalf("pushed %d (err %v) through a server refusing renames", res.Pushed, res.Err)
+	}
+	t.Logf("push failed as it should: %v", res.Err)
+	if left := w.drop(us, uk); len(left) != 0 {
+		t.Fatalf("the drop holds %v after refused renames, want nothing", left)
+	}
+	if claims := names(t, w.sides[us].state("work", uk, "out")); len(claims) != 2 {
+		t.Fatalf("%d claims left, want both items still claimed", len(claims))
+	}
+	refusing.Close()
+
+	// The same server (same keys, same folders) now allows renames.
+	fixed, err := sftpd.Start(root, keys)
+	must(t, err)
+	t.Cleanup(func() { fixed.Close() })
+	for _, s := range w.sides {
+		data, err := os.ReadFile(s.cfgPath)
+		must(t, err)
+		must(t, os.WriteFile(s.cfgPath, []byte(strings.ReplaceAll(string(data), refusing.Addr, fixed.Addr)), 0o600))
+		w.start(s)
+	}
+	w.run(us, uk)
+	w.run(uk, us)
+	w.run(us, uk)
+	checkExactlyOnce(t, w)
+}
