@@ -6,7 +6,17 @@ BIN     ?= bin/sealpost
 PKGS    := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-deps demo bench fuzz lint clean
+# make install: DESTDIR stages the files for a package; PREFIX is where
+# they will live. The configuration folder is never overwritten.
+DESTDIR    ?=
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DOCDIR     ?= $(PREFIX)/share/doc/sealpost
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+INSTALL    ?= install
+
+.PHONY: all build test test-deps demo bench fuzz lint clean install uninstall
 
 all: build
 
@@ -35,6 +45,34 @@ lint:
 	$(GO) vet $(PKGS)
 	@! git grep -n 'InsecureIgnoreHostKey' -- '*.go' ':!**/*_test.go' || { echo 'InsecureIgnoreHostKey must never be used'; exit 1; }
 	@! git grep -n '"golang.org/x/crypto/openpgp' -- '*.go' || { echo 'golang.org/x/crypto/openpgp is deprecated and unsafe'; exit 1; }
+
+# The binary, the systemd unit (pointing at $(BINDIR)), the docs, and
+# $(SYSCONFDIR)/sealpost (0750) with keys/ (0700), the example
+# configuration (sealpost.yaml.example, and sealpost.yaml 0600 when there
+# is none yet) and the cron example. See docs/operations.md.
+install: build
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/sealpost
+	sed 's|/usr/local/bin/sealpost|$(BINDIR)/sealpost|g; s|/usr/local/share/doc/sealpost|$(DOCDIR)|g; s|/etc/sealpost|$(SYSCONFDIR)/sealpost|g' \
+		dist/sealpost.service > $(DESTDIR)$(UNITDIR)/sealpost.service.tmp
+	$(INSTALL) -m 0644 $(DESTDIR)$(UNITDIR)/sealpost.service.tmp $(DESTDIR)$(UNITDIR)/sealpost.service
+	rm -f $(DESTDIR)$(UNITDIR)/sealpost.service.tmp
+	$(INSTALL) -m 0644 README.md docs/operations.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sealpost
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/sealpost/keys
+	$(INSTALL) -m 0640 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/sealpost/sealpost.yaml.example
+	$(INSTALL) -m 0644 dist/sealpost.cron $(DESTDIR)$(SYSCONFDIR)/sealpost/sealpost.cron.example
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/sealpost/sealpost.yaml ]; then \
+		$(INSTALL) -m 0640 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/sealpost/sealpost.yaml; \
+		echo "installed $(SYSCONFDIR)/sealpost/sealpost.yaml from the example: edit it"; \
+	else echo "kept the existing $(SYSCONFDIR)/sealpost/sealpost.yaml"; fi
+	@echo "next: useradd --system --home-dir /var/lib/sealpost --shell /usr/sbin/nologin sealpost;"
+	@echo "      chgrp -R sealpost $(SYSCONFDIR)/sealpost; chown sealpost $(SYSCONFDIR)/sealpost/keys; then see docs/operations.md"
+
+# Removes what install put in place, except the configuration folder.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sealpost $(DESTDIR)$(UNITDIR)/sealpost.service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf bin
