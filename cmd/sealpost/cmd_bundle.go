@@ -7,6 +7,14 @@ import (
 )
 
 func cmdBundle(e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		subcommandHelp(e, "bundle", [][2]string{
+			{"bundle seal --to P [--ref TEXT] [-o FILE] PATH...", "seal PATHs into a bundle file, no transfer"},
+			{"bundle open [--from P] -o DIR FILE", "verify and unpack a bundle file, no transfer"},
+		}, "  sealpost bundle seal --to uk-hmrc --ref CASE-7 -o case7.pgp scans/   # carry it by other means\n"+
+			"  sealpost bundle open -o case7/ uk-hmrc_us-cbp_request_0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60.pgp")
+		return nil
+	}
 	if len(args) == 0 {
 		return usagef("bundle needs a subcommand: seal or open")
 	}

@@ -15,6 +15,14 @@ import (
 )
 
 func cmdKeys(e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		subcommandHelp(e, "keys", [][2]string{
+			{"keys generate --id ID --out DIR [--expires-in D]", "make our OpenPGP key pair"},
+			{"keys inspect FILE", "fingerprints, algorithms, expiry of the keys in FILE"},
+		}, "  sealpost keys generate --id us-cbp --out /etc/sealpost/keys --expires-in 2y\n"+
+			"  sealpost keys inspect /etc/sealpost/keys/uk-hmrc.public.asc")
+		return nil
+	}
 	if len(args) == 0 {
 		return usagef("keys needs a subcommand: generate or inspect")
 	}

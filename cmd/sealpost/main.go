@@ -66,7 +66,7 @@ func commands() []command {
 		{"send", "queue PATHs as one bundle for a partner", cmdSend},
 		{"status", "queues, last success, bundles awaiting receipts and responses", cmdStatus},
 		{"check", "check configuration, keys, permissions, host keys and the drop", cmdCheck},
-		{"audit", "verify the exchange log (audit verify)", cmdAudit},
+		{"audit", "query, verify, checkpoint and report on the exchange log (audit list|show|verify|checkpoint|report)", cmdAudit},
 		{"bundle", "seal or open a bundle file without transfer", cmdBundle},
 		{"keys", "generate or inspect OpenPGP keys", cmdKeys},
 		{"demo", "a full exchange with a built-in loopback partner", cmdDemo},
@@ -115,6 +115,14 @@ func printUsage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nexamples:")
+	fmt.Fprintln(w, "  sealpost demo                                   # see a whole exchange, nothing to set up")
+	fmt.Fprintln(w, "  sealpost keys generate --id us-cbp --out keys   # our key; send the partner the public half")
+	fmt.Fprintln(w, "  sealpost --config /etc/sealpost/sealpost.yaml check")
+	fmt.Fprintln(w, "  sealpost send --to uk-hmrc --ref CASE-2026-0042 request.pdf evidence/")
+	fmt.Fprintln(w, "  sealpost run && sealpost status")
+	fmt.Fprintln(w, "\nThe configuration is --config, else $SEALPOST_CONFIG, else ./sealpost.yaml.")
+	fmt.Fprintln(w, "Exit status: 0 done, 1 something failed, 2 usage or configuration error, 3 locked by another run.")
 	fmt.Fprintln(w, "\nRun 'sealpost COMMAND --help' for a command's flags and examples.")
 }
 
