@@ -1,27 +1,115 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 )
 
+// auditCommands are the audit subcommands, each in its own cmd_audit_*.go.
+var auditCommands = map[string]func(e *env, args []string) error{
+	"verify":     cmdAuditVerify,
+	"list":       cmdAuditList,
+	"show":       cmdAuditShow,
+	"report":     cmdAuditReport,
+	"checkpoint": cmdAuditCheckpoint,
+}
+
+const auditNames = "verify, list, show, report, checkpoint"
+
 func cmdAudit(e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("audit needs a subcommand: verify")
+		return usagef("audit needs a subcommand: %s", auditNames)
 	}
-	switch args[0] {
-	case "verify":
-		return cmdAuditVerify(e, args[1:])
+	if run, ok := auditCommands[args[0]]; ok {
+		return run(e, args[1:])
 	}
-	return usagef("unknown audit subcommand %q (have: verify)", args[0])
+	return usagef("unknown audit subcommand %q (have: %s)", args[0], auditNames)
+}
+
+// auditSource is the log an audit command reads and, when there is one,
+// the configuration it belongs to.
+type auditSource struct {
+	dir string
+	cfg *config.Config // nil when --dir was given without a configuration
+}
+
+// auditSource resolves --dir: an auditor's copy of the audit folder needs
+// no configuration; without --dir the configuration's state_dir/audit is
+// read. A configuration named by --config or $SEALPOST_CONFIG is loaded
+// either way (for partners' due times and our key).
+func (e *env) auditSource(dir string) (auditSource, error) {
+	explicit := e.configPath != "" || os.Getenv("SEALPOST_CONFIG") != ""
+	if dir != "" && !explicit {
+		return auditSource{dir: dir}, nil
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return auditSource{}, err
+	}
+	if dir == "" {
+		dir = filepath.Join(cfg.StateDir, "audit")
+	}
+	return auditSource{dir: dir, cfg: cfg}, nil
+}
+
+// dues returns each partner's receipt_due and response_due (the defaults
+// without a configuration).
+func (s auditSource) dues(partner string) audit.Dues {
+	if s.cfg != nil {
+		if p, ok := s.cfg.Partners[partner]; ok {
+			return audit.Dues{Receipt: p.ReceiptDue, Response: p.ResponseDue}
+		}
+	}
+	return audit.Dues{Receipt: config.DefaultReceiptDue, Response: config.DefaultResponseDue}
+}
+
+// whenFlags are --since and --until, parsed.
+type whenFlags struct{ since, until *string }
+
+func (w whenFlags) parse() (since, until time.Time, err error) {
+	now := time.Now()
+	if *w.since != "" {
+		if since, err = audit.ParseWhen(*w.since, now, false); err != nil {
+			return since, until, usagef("--since: %v", err)
+		}
+	}
+	if *w.until != "" {
+		if until, err = audit.ParseWhen(*w.until, now, true); err != nil {
+			return since, until, usagef("--until: %v", err)
+		}
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return since, until, usagef("--since %s is not before --until %s", *w.since, *w.until)
+	}
+	return since, until, nil
+}
+
+func (f *flags) when() whenFlags {
+	return whenFlags{
+		since: f.String("since", "", "records at or after: RFC 3339, a date (2026-11-01) or an age (36h, 7d)"),
+		until: f.String("until", "", "records before: RFC 3339, a date (that whole day included) or an age"),
+	}
 }
 
 func cmdAuditVerify(e *env, args []string) error {
-	fs := e.newFlags("audit verify", "audit verify [--dir FOLDER]",
-		"  sealpost audit verify\n  sealpost audit verify --dir /mnt/copy-of-audit   # a copy, without a configuration")
+	fs := e.newFlags("audit verify", "audit verify [--dir FOLDER] [--checkpoint FILE [--key FILE [--fingerprint FP]]]",
+		"  sealpost audit verify\n"+
+			"  sealpost audit verify --dir /mnt/copy-of-audit   # a copy, without a configuration\n"+
+			"  sealpost audit verify --checkpoint checkpoint-20261127T020000Z-000000001234.asc\n"+
+			"  sealpost audit verify --dir audit --checkpoint cp.asc --key us-cbp.public.asc --fingerprint 1234...")
 	dir := fs.String("dir", "", "the audit folder to check (default: state_dir/audit of the configuration)")
+	cp := fs.String("checkpoint", "", "also check this signed checkpoint and that the log still holds its head")
+	key := fs.String("key", "", "with --checkpoint: the signer's public key file (default: our key from the configuration)")
+	fp := fs.String("fingerprint", "", "with --key: the fingerprint the key must have (default: every key in the file)")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -29,18 +117,87 @@ func cmdAuditVerify(e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("audit verify takes no arguments, got %q", rest[0])
 	}
-	if *dir == "" {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		*dir = filepath.Join(cfg.StateDir, "audit")
+	if (*key != "" || *fp != "") && *cp == "" || *fp != "" && *key == "" {
+		return usagef("--key goes with --checkpoint, and --fingerprint with --key")
 	}
-	sum, err := audit.Verify(*dir)
+	src, err := e.auditSource(*dir)
 	if err != nil {
-		return &failedError{fmt.Sprintf("exchange log in %s does not verify: %v", *dir, err)}
+		return err
+	}
+	if *cp != "" {
+		return verifyCheckpoint(e, src, *cp, *key, *fp)
+	}
+	sum, err := audit.Verify(src.dir)
+	if err != nil {
+		return &failedError{fmt.Sprintf("exchange log in %s does not verify: %v", src.dir, err)}
 	}
 	fmt.Fprintf(e.stdout, "exchange log OK: %d records in %d file(s), head seq %d sha256 %s\n",
 		sum.Records, len(sum.Files), sum.HeadSeq, sum.HeadSHA256)
 	return nil
+}
+
+// verifyCheckpoint checks a signed checkpoint against the log (the chain
+// up to its head included).
+func verifyCheckpoint(e *env, src auditSource, path, keyFile, fp string) error {
+	signer, party, err := checkpointSigner(src, keyFile, fp)
+	if err != nil {
+		return err
+	}
+	signed, err := os.ReadFile(path)
+	if err != nil {
+		return &failedError{fmt.Sprintf("read checkpoint %s: %v", path, errors.Unwrap(err))}
+	}
+	c, err := exchange.VerifyCheckpoint(src.dir, signed, signer, party)
+	if err != nil {
+		return &failedError{fmt.Sprintf("checkpoint %s: %v", path, err)}
+	}
+	fmt.Fprintf(e.stdout, "checkpoint OK: %s (party %s, %s) is signed by %s, and the exchange log in %s holds its head seq %d sha256 %s with the chain up to it whole\n",
+		path, c.Party, c.Time, strings.Join(signer.Fingerprints(), ", "), src.dir, c.Seq, c.SHA256)
+	return nil
+}
+
+// checkpointSigner loads the key a checkpoint must be signed by: --key
+// (pinned to --fingerprint, or to every key in it), else our own key from
+// the configuration, whose party the checkpoint must then be.
+func checkpointSigner(src auditSource, keyFile, fp string) (*crypto.Peer, string, error) {
+	if keyFile != "" {
+		pins := []string{fp}
+		if fp == "" {
+			var err error
+			if pins, err = keyFingerprints(keyFile); err != nil {
+				return nil, "", err
+			}
+		}
+		p, err := crypto.LoadPeer(keyFile, pins)
+		if err != nil {
+			return nil, "", &exchange.ConfigError{Err: fmt.Errorf("--key %s: %w", keyFile, err)}
+		}
+		return p, "", nil
+	}
+	if src.cfg == nil {
+		return nil, "", usagef("--checkpoint without a configuration needs --key (our public key file)")
+	}
+	keys, err := exchange.LoadKeys(src.cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return keys.Self.Public(), src.cfg.Identity.ID, nil
+}
+
+// keyFingerprints lists the primary fingerprints of the keys in a file.
+func keyFingerprints(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &exchange.ConfigError{Err: fmt.Errorf("--key: %w", err)}
+	}
+	defer f.Close()
+	infos, err := crypto.Inspect(f)
+	if err != nil || len(infos) == 0 {
+		return nil, &exchange.ConfigError{Err: fmt.Errorf("--key %s holds no OpenPGP key (%v)", path, err)}
+	}
+	var fps []string
+	for _, k := range infos {
+		fps = append(fps, k.Fingerprint)
+	}
+	return fps, nil
 }

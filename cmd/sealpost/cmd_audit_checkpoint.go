@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+)
+
+func cmdAuditCheckpoint(e *env, args []string) error {
+	fs := e.newFlags("audit checkpoint", "audit checkpoint [-o FILE]",
+		"  sealpost audit checkpoint                 # into audit.checkpoint_dir\n"+
+			"  sealpost audit checkpoint -o - | mail -s 'sealpost checkpoint' auditor@example.org\n"+
+			"  gpg --verify checkpoint-20261127T020000Z-000000001234.asc   # anyone with our public key")
+	out := fs.String("o", "", "write the signed checkpoint to FILE (\"-\": standard output; default: audit.checkpoint_dir)")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("audit checkpoint takes no arguments, got %q", rest[0])
+	}
+	eng, err := e.engine()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	c, signed, path, err := eng.Checkpoint(*out)
+	if err != nil {
+		return err
+	}
+	if path == "-" {
+		_, err := e.stdout.Write(signed)
+		return err
+	}
+	fmt.Fprintf(e.stdout, "checkpoint of the exchange log at seq %d sha256 %s written to %s\ncheck it with: gpg --verify %s   or   sealpost audit verify --checkpoint %s\n",
+		c.Seq, c.SHA256, path, path, path)
+	return nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	auditreport "github.com/sealpost/sealpost/exchange/audit/report"
+	"github.com/sealpost/sealpost/internal/fsx"
+)
+
+func cmdAuditReport(e *env, args []string) error {
+	fs := e.newFlags("audit report", "audit report --html FILE [--since T] [--until T] [--partner P] [--dir FOLDER]",
+		"  sealpost audit report --html report.html\n"+
+			"  sealpost audit report --html nov.html --since 2026-11-01 --until 2026-11-30 --partner uk-hmrc\n"+
+			"  sealpost audit report --dir /mnt/copy-of-audit --html report.html   # without a configuration")
+	html := fs.String("html", "", "write the report to this file: one self-contained HTML page")
+	partner := fs.String("partner", "", "only this partner")
+	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
+	when := fs.when()
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("audit report takes no arguments, got %q", rest[0])
+	}
+	if *html == "" {
+		return usagef("audit report needs --html FILE")
+	}
+	since, until, err := when.parse()
+	if err != nil {
+		return err
+	}
+	src, err := e.auditSource(*dir)
+	if err != nil {
+		return err
+	}
+	opt := auditreport.Options{Partner: *partner, Since: since, Until: until, Now: time.Now(), Dues: src.dues}
+	if src.cfg != nil {
+		opt.Self = src.cfg.Identity.ID
+	}
+	r, err := auditreport.Build(src.dir, opt)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(*html, r); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "report written to %s: %d records in the window, %d partner(s), %d awaited (%d overdue), %d refused\n",
+		*html, r.Records, len(r.Partners), len(r.Awaited), r.Overdue(), len(r.Refusals)+r.MoreRefused)
+	if !r.Chain.OK {
+		return &failedError{fmt.Sprintf("exchange log in %s does not verify: %s (the report says so)", src.dir, r.Chain.Error)}
+	}
+	return nil
+}
+
+// writeReport writes the page atomically, readable by its owner only.
+func writeReport(path string, r *auditreport.Report) error {
+	f, err := fsx.CreateTemp(path, 0o600)
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := r.WriteHTML(f); err != nil {
+		f.Abort()
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return f.Commit()
+}
