@@ -75,7 +75,10 @@ func TestAuditVerifyNamesEachTampering(t *testing.T) {
 			[]string{"exchange.jsonl:5: torn last line (no newline)"}},
 		{"empty line", func(ls []string) []string { ls[2] = "\n"; return ls },
 			[]string{"exchange.jsonl:3: empty line"}},
-		{"first line's prev", func(ls []string) []string { ls[0] = strings.Replace(ls[0], audit.ZeroHash, strings.Repeat("1", 64), 1); return ls },
+		{"first line's prev", func(ls []string) []string {
+			ls[0] = strings.Replace(ls[0], audit.ZeroHash, strings.Repeat("1", 64), 1)
+			return ls
+		},
 			[]string{"exchange.jsonl:1: seq 1: prev"}},
 	}
 	for _, tt := range tests {
