@@ -105,9 +105,10 @@ func round(f float64) float64 { return math.Round(f*100) / 100 }
 // count formats a number of bundles.
 func count(n int64) string { return fmt.Sprintf("%d", n) }
 
-// size formats bytes in binary units.
+// size formats bytes in decimal units (kB, MB, GB: powers of 1000), so
+// that the chart's round ticks read as round numbers.
 func size(n int64) string {
-	const unit = 1024
+	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
@@ -116,5 +117,5 @@ func size(n int64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

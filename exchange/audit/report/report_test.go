@@ -216,7 +216,7 @@ func TestHTML(t *testing.T) {
 	}
 	text := p.text.String()
 	for _, want := range []string{"Exchange report of us-cbp", "Chain OK", `evil\nname\x1b[31m\u202e<b>.pgp`,
-		"cannot decrypt <script>alert(1)</script>", "unknown_signer", reqD, "2026-11-04", "3.0 MiB"} {
+		"cannot decrypt <script>alert(1)</script>", "unknown_signer", reqD, "2026-11-04", "3.1 MB", "4.0 MB"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the page does not say %q", want)
 		}
