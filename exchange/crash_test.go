@@ -155,3 +155,105 @@ func checkExactlyOnce(t *testing.T, w *world) {
 		}
 	}
 }
+
+// allPoints is every crash point of the engine, in the order a cycle
+// meets them.
+var allPoints = []string{"pull.downloaded", "pull.cleaned", "pull.receipt-owed", "pull.filed", "pull.logged",
+	"receipt.claimed", "push.claimed", "push.uploading", "push.sealed", "push.published", "push.logged"}
+
+// TestCrashBothWays kills both parties at the same step, in turn, while
+// each has bundles to push (one large enough to be killed mid-upload) and
+// the other's bundles and receipts to pull; then lets them recover. Every
+// bundle must exist exactly once on each side: filed once by its receiver,
+// in sent/ once and receipted once at its sender; nothing left in work/,
+// quarantine/ or on the drops.
+func TestCrashBothWays(t *testing.T) {
+	kills := 0
+	for _, point := range allPoints {
+		t.Run(point, func(t *testing.T) {
+			w := newWorld(t, loopbackServer(t), "", us, uk)
+			queueTwo(w)
+			w.send(us, uk, "big", "", map[string]string{"big.txt": randomText(600 << 10)})
+			w.send(uk, us, "answer", "", map[string]string{"answer.txt": "an answer"})
+			w.send(uk, us, "big answer", "", map[string]string{"big.txt": randomText(600 << 10)})
+			killed := 0
+			for _, id := range []string{us, uk, us, uk} {
+				peer := map[string]string{us: uk, uk: us}[id]
+				if runBinary(t, w.sides[id], peer, point) {
+					killed++
+				}
+			}
+			if killed == 0 {
+				t.Fatalf("no run was killed at %s", point)
+			}
+			kills += killed
+			for range 2 {
+				runBinary(t, w.sides[us], uk, "")
+				runBinary(t, w.sides[uk], us, "")
+			}
+			w.run(us, uk)
+			checkBothWays(t, w, map[string][]string{us: {"first", "second", "big"}, uk: {"answer", "big answer"}})
+		})
+	}
+	t.Logf("%d runs killed at %d points", kills, len(allPoints))
+}
+
+// checkBothWays checks that each sender's references were filed exactly
+// once by the other side and receipted exactly once, and that nothing is
+// left half done anywhere.
+func checkBothWays(t *testing.T, w *world, sent map[string][]string) {
+	t.Helper()
+	other := map[string]string{us: uk, uk: us}
+	for from, refs := range sent {
+		to := other[from]
+		got := map[string]int{}
+		for _, m := range w.inbox(to, from) {
+			got[m.Reference]++
+		}
+		for _, ref := range refs {
+			if got[ref] != 1 {
+				t.Fatalf("%s filed %q from %s %d times, want once (inbox %v)", to, ref, from, got[ref], got)
+			}
+		}
+		if len(got) != len(refs) {
+			t.Fatalf("%s's inbox from %s holds %v, want %v", to, from, got, refs)
+		}
+		if n := len(w.records(to, audit.EvFiled)); n != len(refs) {
+			t.Fatalf("%s's log files %d bundles, want %d", to, n, len(refs))
+		}
+		uploaded := map[string]int{}
+		for _, r := range w.records(from, audit.EvUploaded) {
+			if r.Outcome == "ok" && r.Kind != "receipt" {
+				uploaded[r.Bundle]++
+			}
+		}
+		receipts := map[string]int{}
+		for _, r := range w.records(from, audit.EvReceipt) {
+			if r.Outcome != "ok" {
+				t.Fatalf("%s: receipt record not ok: %+v", from, r)
+			}
+			receipts[r.InReplyTo]++
+		}
+		if len(uploaded) != len(refs) || len(receipts) != len(refs) {
+			t.Fatalf("%s uploaded %v, got receipts %v: want %d bundles, each receipted", from, uploaded, receipts, len(refs))
+		}
+		for id, n := range uploaded {
+			if n != 1 || receipts[id] != 1 {
+				t.Fatalf("%s: bundle %s uploaded %d times, receipted %d times; want once each", from, id, n, receipts[id])
+			}
+		}
+		if n := len(names(t, w.sides[from].state("sent", to))); n < len(refs) {
+			t.Fatalf("%s's sent/ holds %d bundles, want at least %d", from, n, len(refs))
+		}
+		for _, dir := range []string{w.sides[from].state("outbox", to), w.sides[from].state("work", to, "out"),
+			w.sides[from].state("work", to, "in"), w.sides[from].state("work", to, "receipts"),
+			w.sides[from].state("work", to, "stage"), w.sides[from].state("quarantine", to)} {
+			if left := names(t, dir); len(left) != 0 {
+				t.Fatalf("%s still holds %v", dir, left)
+			}
+		}
+		if left := w.drop(from, to); len(left) != 0 {
+			t.Fatalf("drop %s-to-%s still holds %v", from, to, left)
+		}
+	}
+}

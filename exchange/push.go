@@ -340,7 +340,17 @@ func (r *partnerRun) resume(d *sftpdrop.Drop, sent, name string, size int64) err
 // countWriter counts the bytes written through it.
 type countWriter struct{ n int64 }
 
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+// midUpload is where the crash tests kill a push in the middle of its
+// upload: once this many bytes are written to sent/ and to the drop.
+const midUpload = 256 << 10
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.n < midUpload && c.n+int64(len(p)) >= midUpload {
+		crashpoint("push.uploading")
+	}
+	c.n += int64(len(p))
+	return len(p), nil
+}
 
 // fileSHA256 returns the lowercase hex SHA-256 of a file's bytes.
 func fileSHA256(path string) (string, error) {
