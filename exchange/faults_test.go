@@ -2,15 +2,19 @@ package exchange_test
 
 import (
 	"crypto/rand"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
@@ -298,4 +302,95 @@ func TestRenameRefused(t *testing.T) {
 	w.run(uk, us)
 	w.run(us, uk)
 	checkExactlyOnce(t, w)
+}
+
+// TestTwoRunsAtOnce starts two real processes for the same partner at the
+// same moment, several times over, on both sides: each either does the
+// work or exits 3 (another run holds the lock), and nothing is pushed,
+// filed or receipted twice.
+func TestTwoRunsAtOnce(t *testing.T) {
+	bin := crashBinary(t)
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	race := func(s *side, peer string) (codes [2]int) {
+		var cmds [2]*exec.Cmd
+		for i := range cmds {
+			cmds[i] = exec.Command(bin, "--config", s.cfgPath, "run", "--partner", peer)
+		}
+		for _, c := range cmds {
+			must(t, c.Start())
+		}
+		for i, c := range cmds {
+			err := c.Wait()
+			var ee *exec.ExitError
+			switch {
+			case err == nil:
+			case errors.As(err, &ee) && ee.ExitCode() == 3:
+				codes[i] = 3
+			default:
+				t.Fatalf("a racing run of %s failed: %v", s.id, err)
+			}
+		}
+		return codes
+	}
+	locked := 0
+	var refs []string
+	for i := range 4 {
+		ref := "race-" + string(rune('a'+i))
+		refs = append(refs, ref)
+		w.send(us, uk, ref, "", map[string]string{"big.txt": randomText(1 << 20)})
+		a, b := race(w.sides[us], uk), race(w.sides[uk], us)
+		for _, c := range append(a[:], b[:]...) {
+			if c == 3 {
+				locked++
+			}
+		}
+	}
+	w.run(us, uk)
+	w.run(uk, us)
+	w.run(us, uk)
+	t.Logf("%d of 16 racing runs found the lock held", locked)
+	checkBothWays(t, w, map[string][]string{us: refs})
+}
+
+// TestClockJumpsBack runs both parties with a clock two days behind the
+// one that stamped their earlier work (claims, ids, log records, sent
+// bundles), then forward again: nothing is stuck, lost or done twice, the
+// logs still verify, and status still answers.
+func TestClockJumpsBack(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	w.send(us, uk, "before", "", map[string]string{"a.txt": "sent before the jump"})
+	w.run(us, uk)
+	w.run(uk, us)
+	w.run(us, uk)
+	// A claim left by a run killed at the real time.
+	w.send(us, uk, "claimed", "", map[string]string{"b.txt": "claimed before the jump"})
+	if !runBinary(t, w.sides[us], uk, "push.claimed") {
+		t.Fatal("the run was not killed")
+	}
+	w.start(w.sides[us])
+	behind := func() time.Time { return time.Now().Add(-48 * time.Hour) }
+	for _, s := range w.sides {
+		exchange.SetClock(s.eng, behind)
+	}
+	w.send(us, uk, "after", "", map[string]string{"c.txt": "sent after the jump"})
+	w.send(uk, us, "reply", "", map[string]string{"d.txt": "an answer"})
+	w.run(us, uk)
+	w.run(uk, us)
+	w.run(us, uk)
+	for _, s := range w.sides {
+		if _, err := s.eng.Status(""); err != nil {
+			t.Fatalf("status of %s with the clock behind: %v", s.id, err)
+		}
+	}
+	for _, s := range w.sides {
+		exchange.SetClock(s.eng, time.Now)
+	}
+	w.run(uk, us)
+	w.run(us, uk)
+	checkBothWays(t, w, map[string][]string{us: {"before", "claimed", "after"}, uk: {"reply"}})
+	for _, s := range w.sides {
+		if _, err := audit.Verify(s.state("audit")); err != nil {
+			t.Fatalf("%s's log after the clock jumped back: %v", s.id, err)
+		}
+	}
 }
