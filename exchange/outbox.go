@@ -3,12 +3,14 @@ package exchange
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,12 +79,16 @@ func (r *partnerRun) claimOutbox(ctx context.Context) error {
 	if err := r.withRetry(ctx, func(*sftpdrop.Drop) error { return nil }); err != nil {
 		return err
 	}
-	for _, name := range ready {
+	var mu sync.Mutex
+	var errs []error
+	forEach(ctx, ready, pushWorkers, func(name string) {
 		if err := r.claimItem(filepath.Join(dir, name), name); err != nil {
-			return err
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
 		}
-	}
-	return nil
+	})
+	return errors.Join(errs...)
 }
 
 // unsafeEntry says why an outbox entry must never be read, or "".
@@ -176,7 +182,7 @@ func (r *partnerRun) fail(path, name, reason string) error {
 	if err := fsx.Rename(path, dst); err != nil {
 		return fmt.Errorf("move %s to %s: %w", path, dst, err)
 	}
-	r.res.Failed++
+	r.count(func(res *Result) { res.Failed++ })
 	r.e.logger.Warn("outbox item cannot be sent", "partner", r.id, "item", name, "reason", reason, "moved_to", dst)
 	return r.record(audit.Record{Event: audit.EvFailed, File: name, Outcome: "error", Error: reason}, nil)
 }

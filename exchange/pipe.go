@@ -16,6 +16,7 @@ type chunkPipe struct {
 	cur  []byte // the chunk being filled (writer side)
 	rest []byte // what the reader has not yet taken of its current chunk
 	held []byte // that chunk's buffer, returned to free when taken
+	made int    // buffers made so far (writer side)
 
 	mu      sync.Mutex
 	werr    error // why the writer stopped (io.EOF = closed normally)
@@ -30,11 +31,7 @@ const (
 )
 
 func newChunkPipe() *chunkPipe {
-	p := &chunkPipe{full: make(chan []byte, pipeChunks), free: make(chan []byte, pipeChunks), stop: make(chan struct{})}
-	for range pipeChunks {
-		p.free <- make([]byte, 0, pipeChunkSize)
-	}
-	return p
+	return &chunkPipe{full: make(chan []byte, pipeChunks), free: make(chan []byte, pipeChunks), stop: make(chan struct{})}
 }
 
 // Write copies b into chunks, sending each when full.
@@ -44,8 +41,17 @@ func (p *chunkPipe) Write(b []byte) (int, error) {
 		if p.cur == nil {
 			select {
 			case p.cur = <-p.free:
-			case <-p.stop:
-				return 0, p.readErr()
+			default:
+				if p.made < pipeChunks { // buffers are made as needed
+					p.made++
+					p.cur = make([]byte, 0, pipeChunkSize)
+					break
+				}
+				select {
+				case p.cur = <-p.free:
+				case <-p.stop:
+					return 0, p.readErr()
+				}
 			}
 		}
 		c := copy(p.cur[len(p.cur):cap(p.cur)], b)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
@@ -38,18 +39,57 @@ func (r *partnerRun) push(ctx context.Context, items bool) error {
 	if err != nil {
 		return err
 	}
+	var mu sync.Mutex
 	var errs []error
-	for _, claim := range claims {
-		if ctx.Err() != nil {
-			errs = append(errs, ctx.Err())
-			break
+	big := make(chan struct{}, 1)
+	forEach(ctx, claims, pushWorkers, func(claim string) {
+		if treeSize(filepath.Join(claim, "item")) > bigClaim {
+			big <- struct{}{}
+			defer func() { <-big }()
 		}
 		if err := r.finishClaim(ctx, claim, items); err != nil {
 			r.e.logger.Error("push failed", "partner", r.id, "claim", filepath.Base(claim), "err", err)
+			mu.Lock()
 			errs = append(errs, err)
+			mu.Unlock()
 		}
+	})
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
 	}
 	return errors.Join(errs...)
+}
+
+// pushWorkers is how many claims are sealed and uploaded at once over the
+// one SSH connection: a small bundle waits mostly on round trips and
+// fsyncs, which overlap (the file system commits concurrent fsyncs
+// together). Claims whose item is larger than bigClaim go one at a time,
+// so memory stays flat.
+const (
+	pushWorkers = 8
+	bigClaim    = 8 << 20
+)
+
+// forEach calls fn for each item from n goroutines, and stops handing out
+// items once ctx is done.
+func forEach(ctx context.Context, items []string, n int, fn func(string)) {
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	for range min(n, len(items)) {
+		wg.Go(func() {
+			for it := range ch {
+				fn(it)
+			}
+		})
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- it
+	}
+	close(ch)
+	wg.Wait()
 }
 
 // finishClaim takes one claim as far as it goes: meta recorded, sealed into
@@ -97,7 +137,7 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 			Bytes: size, SHA256: sum, Reference: meta.Reference, InReplyTo: meta.InReplyTo}, nil); err != nil {
 			return err
 		}
-		r.res.Pushed++
+		r.count(func(res *Result) { res.Pushed++ })
 	}
 	crashpoint("push.logged")
 	return removeClaim(claim)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sealpost/sealpost/config"
@@ -27,6 +29,15 @@ type partnerRun struct {
 	peer *crypto.Peer
 	res  *Result
 	drop *sftpdrop.Drop // dialled on first use
+
+	mu sync.Mutex // guards res and drop: claims are pushed concurrently
+}
+
+// count updates the run's counts.
+func (r *partnerRun) count(fn func(*Result)) {
+	r.mu.Lock()
+	fn(r.res)
+	r.mu.Unlock()
 }
 
 // cycle is recovery, pull, push, and a run.finished record.
@@ -69,8 +80,11 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 	if rec.Time == "" {
 		rec.Time = r.e.now().UTC().Format(audit.TimeLayout) // the engine's one clock
 	}
-	if r.drop != nil && rec.Host == "" {
-		rec.Host, rec.HostKey, rec.User = r.drop.Address(), r.drop.HostKey(), r.p.SFTP.User
+	r.mu.Lock()
+	d := r.drop
+	r.mu.Unlock()
+	if d != nil && rec.Host == "" {
+		rec.Host, rec.HostKey, rec.User = d.Address(), d.HostKey(), r.p.SFTP.User
 	}
 	if rec.Outcome == "" {
 		rec.Outcome = "ok"
@@ -93,6 +107,8 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 // conn returns the connection to the partner's drop, dialling it on first
 // use.
 func (r *partnerRun) conn(ctx context.Context) (*sftpdrop.Drop, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.drop != nil {
 		return r.drop, nil
 	}
@@ -108,6 +124,8 @@ func (r *partnerRun) conn(ctx context.Context) (*sftpdrop.Drop, error) {
 
 // reset drops a broken connection so that the next conn dials again.
 func (r *partnerRun) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.drop != nil {
 		r.drop.Close()
 		r.drop = nil
@@ -120,6 +138,14 @@ type localError struct{ err error }
 
 func (e *localError) Error() string { return e.err.Error() }
 func (e *localError) Unwrap() error { return e.err }
+
+// isLocal reports whether err is a failure on our side that retrying the
+// transfer at once would not cure: marked as local, or a full disk or
+// quota wherever it surfaced.
+func isLocal(err error) bool {
+	var le *localError
+	return errors.As(err, &le) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
 
 // withRetry runs fn with a live connection, redialling and retrying with
 // exponential backoff and jitter on transient faults. Host-key and login
@@ -139,8 +165,7 @@ func (r *partnerRun) withRetry(ctx context.Context, fn func(d *sftpdrop.Drop) er
 				return nil
 			}
 		}
-		var le *localError
-		if errors.As(err, &le) || sftpdrop.IsPermanent(err) || ctx.Err() != nil {
+		if isLocal(err) || sftpdrop.IsPermanent(err) || ctx.Err() != nil {
 			return err
 		}
 		r.reset()

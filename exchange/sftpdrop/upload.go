@@ -47,7 +47,7 @@ func (d *Drop) Create(dir, name string) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.buf = make([]byte, 0, uploadBuffer)
+	u.buf = make([]byte, 0, 64<<10)
 	return u, nil
 }
 
@@ -61,9 +61,12 @@ func (u *Upload) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
+		if len(u.buf) == cap(u.buf) { // grows to uploadBuffer: small files need little
+			u.buf = append(make([]byte, 0, min(2*cap(u.buf), uploadBuffer)), u.buf...)
+		}
 		c := copy(u.buf[len(u.buf):cap(u.buf)], p)
 		u.buf, p = u.buf[:len(u.buf)+c], p[c:]
-		if len(u.buf) == cap(u.buf) {
+		if len(u.buf) == uploadBuffer {
 			if err := u.flush(); err != nil {
 				return 0, err
 			}
