@@ -16,7 +16,7 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
 INSTALL    ?= install
 
-.PHONY: all build test test-deps demo bench fuzz lint clean install uninstall
+.PHONY: all build test test-deps demo bench bench-go fuzz lint clean install uninstall
 
 all: build
 
@@ -33,7 +33,13 @@ test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
+# sealpost side by side with gpg + OpenSSH sftp on a loopback sshd of its
+# own; sizes and rounds from BENCH_* (see scripts/bench.sh). Not run in CI.
 bench: test-deps build
+	@scripts/bench.sh
+
+# The Go benchmarks of the inner stages (tar, seal, open, upload, download).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./crypto ./exchange/...
 
 # Each fuzz target in turn, $(FUZZTIME) each; the corpus lives in testdata/fuzz.
