@@ -2,9 +2,6 @@ package audit
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -170,19 +167,7 @@ func (c *chain) file(path string) error {
 	if err != nil {
 		return err
 	}
-	lr := newLineReader(io.NewSectionReader(f, 0, size))
-	for num := int64(1); ; num++ {
-		data, complete, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return c.lineErr(path, num, 0, err)
-		}
-		if err := c.line(path, num, data, complete); err != nil {
-			return err
-		}
-	}
+	return c.lines(path, newLineReader(io.NewSectionReader(f, 0, size)))
 }
 
 // lockedSize returns the size of f read under a shared flock.
@@ -208,55 +193,48 @@ func (c *chain) lineErr(path string, num, seq int64, err error) error {
 	return fmt.Errorf("read exchange log %s: %w", path, err)
 }
 
-// line checks one line and advances the chain.
-func (c *chain) line(path string, num int64, data []byte, complete bool) error {
+// line checks one parsed line and advances the chain.
+func (c *chain) line(path string, num int64, p *parsed) error {
 	bad := func(seq int64, format string, args ...any) error {
 		return &VerifyError{File: path, Line: num, Seq: seq, Reason: fmt.Sprintf(format, args...)}
 	}
-	if !complete {
+	if !p.complete {
 		return bad(0, "torn last line (no newline)")
 	}
-	r, err := c.check(data)
-	if err != nil {
-		return bad(r.Seq, "%s", err.Error())
+	if p.bad != "" {
+		return bad(0, "%s", p.bad)
 	}
-	h := sha256.Sum256(data)
-	sum := hex.EncodeToString(h[:])
+	if err := c.check(p.rec); err != nil {
+		return bad(p.rec.Seq, "%s", err.Error())
+	}
 	if c.fn != nil {
-		if err := c.fn(line{file: path, num: num, seq: r.Seq, sum: sum, rec: r}); err != nil {
+		if err := c.fn(line{file: path, num: num, seq: p.rec.Seq, sum: p.sum, rec: p.rec}); err != nil {
 			return err
 		}
 	}
 	c.sum.Records++
-	c.sum.HeadSeq, c.sum.HeadSHA256 = r.Seq, sum
+	c.sum.HeadSeq, c.sum.HeadSHA256 = p.rec.Seq, p.sum
 	return nil
 }
 
-// check parses a line and checks its fields and links.
-func (c *chain) check(data []byte) (Record, error) {
-	var r Record
-	if len(data) == 0 {
-		return r, errors.New("empty line")
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Record{}, fmt.Errorf("unparsable JSON (%v)", err)
-	}
+// check checks a parsed line's fields and links.
+func (c *chain) check(r Record) error {
 	if err := required(r); err != nil {
-		return r, err
+		return err
 	}
 	if want := c.sum.HeadSeq + 1; r.Seq != want {
-		return r, fmt.Errorf("expected seq %d (a line was removed, inserted or reordered)", want)
+		return fmt.Errorf("expected seq %d (a line was removed, inserted or reordered)", want)
 	}
 	if r.Prev != c.sum.HeadSHA256 {
-		return r, fmt.Errorf("prev %q does not match the previous line's sha256 %s (that line was edited, or a line was removed, inserted or reordered)", r.Prev, c.sum.HeadSHA256)
+		return fmt.Errorf("prev %q does not match the previous line's sha256 %s (that line was edited, or a line was removed, inserted or reordered)", r.Prev, c.sum.HeadSHA256)
 	}
 	if !validOutcome(r.Outcome) {
-		return r, fmt.Errorf("bad outcome %q (want ok, error or rejected)", r.Outcome)
+		return fmt.Errorf("bad outcome %q (want ok, error or rejected)", r.Outcome)
 	}
 	if !validTime(r.Time) {
-		return r, fmt.Errorf("bad time %q (want RFC 3339 UTC)", r.Time)
+		return fmt.Errorf("bad time %q (want RFC 3339 UTC)", r.Time)
 	}
-	return r, nil
+	return nil
 }
 
 // required reports the first missing (or empty, or zero) required field.
