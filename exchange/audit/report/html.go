@@ -25,6 +25,8 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 // view is what the template renders.
 type view struct {
 	*Report
+	Shown     []audit.Awaited // the awaited rows shown: overdue first, at most MaxRows
+	MoreShown int             // awaited rows left out
 	Generated string
 	Window    string
 	Charts    []chart
@@ -37,6 +39,7 @@ type view struct {
 // Every name from the log is escaped (see audit.Escape).
 func (r *Report) WriteHTML(w io.Writer) error {
 	v := view{Report: r, Generated: r.Now.UTC().Format(time.RFC3339), Window: r.window(), Overdue: r.Overdue(), Total: r.total()}
+	v.Shown, v.MoreShown = r.awaitedRows()
 	v.Charts = []chart{
 		newChart("Bundles per day", r.Days, func(d *Day) int64 { return d.OutBundles }, func(d *Day) int64 { return d.InBundles }, count),
 		newChart("Bytes per day", r.Days, func(d *Day) int64 { return d.OutBytes }, func(d *Day) int64 { return d.InBytes }, size),
@@ -46,6 +49,23 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// MaxRows is how many awaited bundles the page lists.
+const MaxRows = 500
+
+// awaitedRows are the awaited bundles the page lists: the overdue ones
+// first, each group oldest first, at most MaxRows; and how many are left out.
+func (r *Report) awaitedRows() ([]audit.Awaited, int) {
+	var rows []audit.Awaited
+	for _, overdue := range []bool{true, false} {
+		for _, a := range r.Awaited {
+			if a.Overdue == overdue && len(rows) < MaxRows {
+				rows = append(rows, a)
+			}
+		}
+	}
+	return rows, len(r.Awaited) - len(rows)
 }
 
 // window describes the time span covered.

@@ -251,3 +251,18 @@ func TestNiceScale(t *testing.T) {
 		}
 	}
 }
+
+func TestAwaitedRowsOverdueFirstAndCapped(t *testing.T) {
+	r := &Report{}
+	for i := range MaxRows + 10 {
+		r.Awaited = append(r.Awaited, audit.Awaited{Bundle: string(rune('a' + i%26)), Overdue: i == MaxRows+5})
+	}
+	rows, more := r.awaitedRows()
+	if len(rows) != MaxRows || more != 10 || !rows[0].Overdue || rows[1].Overdue {
+		t.Errorf("%d rows (first overdue %v), %d more", len(rows), rows[0].Overdue, more)
+	}
+	p := parsePage(t, render(t, r))
+	if !strings.Contains(p.text.String(), "and 10 more open") || p.classes["tr.overdue"] != 1 {
+		t.Errorf("the page does not cap the rows")
+	}
+}
