@@ -57,7 +57,8 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // appear under its final name, Abort removes it.
 type File struct {
 	*os.File
-	final string
+	final            string
+	written, flushed int64 // bytes written, and handed to writeback
 }
 
 // CreateTemp creates a hidden temporary file beside path (".<name>.tmp") with
@@ -92,6 +93,23 @@ func (f *File) Commit() error {
 		return fmt.Errorf("rename into %s: %w", f.final, err)
 	}
 	return nil
+}
+
+// writebackEvery is how much a File writes before it asks the kernel to
+// start writing it to disk: a large file then streams to disk while it is
+// made, instead of all at once in Commit's fsync.
+const writebackEvery = 8 << 20
+
+// Write writes p, starting the disk writeback of every full
+// writebackEvery bytes written.
+func (f *File) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	if f.written-f.flushed >= writebackEvery {
+		startWriteback(f.Fd(), f.flushed, f.written-f.flushed)
+		f.flushed = f.written
+	}
+	return n, err
 }
 
 // Abort closes and removes the temporary file.
