@@ -16,9 +16,10 @@ import (
 // yearOfTraffic is a year of busy traffic: 1,000,000 records.
 const yearOfTraffic = 1_000_000
 
-// writeYear writes a valid log of n records spread over 2026 (a mix of
-// events, three partners, rotated by month like the daemon does) straight
-// to disk, without Append's fsync per line. It returns the bytes written.
+// writeYear writes a valid log of n records spread over 2026 (the eight
+// records of each bundle's life — queued, claimed, uploaded, receipted,
+// answered — for three partners, rotated by month like the daemon does)
+// straight to disk, without Append's fsync per line. It returns the bytes written.
 func writeYear(tb testing.TB, dir string, n int) int64 {
 	tb.Helper()
 	events := []string{EvQueued, EvClaimed, EvUploaded, EvReceipt, EvDownloaded, EvFiled, EvReceipt, EvRunFinished}
@@ -54,11 +55,17 @@ func writeYear(tb testing.TB, dir string, n int) int64 {
 			}
 			w, month, first, firstTime = bufio.NewWriterSize(f, 1<<20), m, int64(i+1), ts
 		}
-		id := fmt.Sprintf("0193b2c4-6d2e-7c1a-9f00-%012x", i/4)
+		id := fmt.Sprintf("0193b2c4-6d2e-7c1a-9f00-%012x", i/len(events))
 		r := Record{Seq: int64(i + 1), Time: ts, Event: events[i%len(events)], Outcome: OutcomeOK, Prev: prev,
-			Partner: partners[i%len(partners)], Bundle: id, Kind: "request", Bytes: int64(1000 + i%5000),
+			Partner: partners[(i/len(events))%len(partners)], Bundle: id, Kind: "request", Bytes: int64(1000 + i%5000),
 			File: "us-cbp_uk-hmrc_request_" + id + ".pgp", SHA256: ZeroHash, Self: "us-cbp",
 			Host: "sftp.partner.example:22", HostKey: "SHA256:Yb8zVgTjFm0Xb0mD0u6CqPjS6u8qZsQh0eVnq4m1f2Q", User: "us-cbp"}
+		switch r.Event { // each bundle is receipted and answered
+		case EvReceipt:
+			r.Bundle, r.Kind, r.InReplyTo = id+"-r", "receipt", id
+		case EvFiled:
+			r.Bundle, r.Kind, r.InReplyTo = id+"-a", "response", id
+		}
 		line, err := encode(r)
 		if err != nil {
 			tb.Fatal(err)
