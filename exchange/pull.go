@@ -81,7 +81,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
-	return r.process(ent.Name, false)
+	return r.process(ent.Name, false, sum)
 }
 
 // oversized reports whether a remote file is so large that its content
@@ -200,7 +200,7 @@ func (r *partnerRun) recoverIncoming(ctx context.Context) error {
 			continue
 		}
 		r.e.logger.Info("recovering an interrupted pull", "partner", r.id, "file", de.Name())
-		if err := r.process(de.Name(), true); err != nil {
+		if err := r.process(de.Name(), true, ""); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -218,16 +218,20 @@ type incoming struct {
 
 // process opens and verifies a downloaded file into a staging folder, then
 // files it (or records a receipt) or quarantines it. recovering says the
-// file was left by an interrupted run, so the steps it finished are skipped.
-func (r *partnerRun) process(name string, recovering bool) error {
+// file was left by an interrupted run, so the steps it finished are skipped;
+// sum is the SHA-256 the download computed ("" to read the file again).
+func (r *partnerRun) process(name string, recovering bool, sum string) error {
 	in := incoming{name: name, path: filepath.Join(r.e.dirs.workIn(r.id), name)}
 	fi, err := os.Stat(in.path)
 	if err != nil {
 		return &localError{err}
 	}
 	in.size = fi.Size()
-	if in.sha256, err = fileSHA256(in.path); err != nil {
-		return &localError{err}
+	in.sha256 = sum // known from the download, else read again
+	if in.sha256 == "" {
+		if in.sha256, err = fileSHA256(in.path); err != nil {
+			return &localError{err}
+		}
 	}
 	if _, _, kind, _, _, ok := bundle.ParseFileName(name); ok {
 		in.kind = kind

@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/sealpost/sealpost/internal/fsx"
 )
 
 // Limits bound what Read accepts; zero means no limit.
@@ -373,7 +375,7 @@ func (x *extractor) file(hdr *tar.Header, name string) error {
 		return err
 	}
 	h := sha256.New()
-	n, err := x.copyEntry(io.MultiWriter(f, h), name)
+	n, err := x.copyEntry(io.MultiWriter(fsx.Writeback(f), h), name)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("writing %s in the staging folder: %w", name, cerr)
 	}

@@ -5,6 +5,7 @@ package fsx
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -108,6 +109,25 @@ func (f *File) Write(p []byte) (int, error) {
 	if f.written-f.flushed >= writebackEvery {
 		startWriteback(f.Fd(), f.flushed, f.written-f.flushed)
 		f.flushed = f.written
+	}
+	return n, err
+}
+
+// Writeback wraps a file being written to start its disk writeback every
+// writebackEvery bytes, as File does.
+func Writeback(f *os.File) io.Writer { return &writeback{f: f} }
+
+type writeback struct {
+	f                *os.File
+	written, flushed int64
+}
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.flushed >= writebackEvery {
+		startWriteback(w.f.Fd(), w.flushed, w.written-w.flushed)
+		w.flushed = w.written
 	}
 	return n, err
 }
