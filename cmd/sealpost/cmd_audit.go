@@ -26,6 +26,20 @@ var auditCommands = map[string]func(e *env, args []string) error{
 const auditNames = "verify, list, show, report, checkpoint"
 
 func cmdAudit(e *env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		subcommandHelp(e, "audit", [][2]string{
+			{"audit list [FILTERS] [--format table|json|csv]", "records; filters: --partner --bundle --since --until --event"},
+			{"audit show ID", "the whole story of one bundle"},
+			{"audit verify [--checkpoint FILE]", "check the hash chain (and that it holds a checkpoint's head)"},
+			{"audit checkpoint [-o FILE]", "write an OpenPGP-signed statement of the log's head"},
+			{"audit report --html FILE [--since T] [--until T]", "a self-contained HTML report (also --partner P)"},
+		}, "  sealpost audit list --partner uk-hmrc --since 7d\n"+
+			"  sealpost audit list --event overdue\n"+
+			"  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n"+
+			"  sealpost audit verify --dir /mnt/copy-of-audit --checkpoint cp.asc --key us-cbp.public.asc\n"+
+			"  sealpost audit report --html report.html --since 2026-11-01 --until 2026-11-30")
+		return nil
+	}
 	if len(args) == 0 {
 		return usagef("audit needs a subcommand: %s", auditNames)
 	}

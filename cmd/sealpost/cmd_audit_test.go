@@ -323,6 +323,12 @@ func TestAuditReport(t *testing.T) {
 }
 
 func TestAuditUsage(t *testing.T) {
+	for _, args := range [][]string{{"audit", "--help"}, {"audit", "list", "--help"}, {"audit", "show", "--help"},
+		{"audit", "verify", "--help"}, {"audit", "checkpoint", "--help"}, {"audit", "report", "--help"}} {
+		if r := sealpost(t, args...); r.code != 0 || !strings.Contains(r.stderr, "examples:") {
+			t.Errorf("sealpost %s: want exit 0 and examples, got %s", strings.Join(args, " "), r)
+		}
+	}
 	sealpost(t, "audit").wantError(t, 2, "verify, list, show, report, checkpoint")
 	sealpost(t, "audit", "prove").wantError(t, 2, `unknown audit subcommand "prove"`)
 	sealpost(t, "audit", "list", "--dir", filepath.Join(t.TempDir(), "nope")).wantError(t, 1, "read audit folder")
