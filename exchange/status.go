@@ -2,12 +2,10 @@ package exchange
 
 import (
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/exchange/audit"
-	"github.com/sealpost/sealpost/exchange/bundle"
 )
 
 // PartnerStatus is what `sealpost status` shows for one partner.
@@ -27,15 +25,9 @@ type PartnerStatus struct {
 	Keys             []KeyState `json:"keys"` // our key, then the partner's pinned keys
 }
 
-// Pending is a bundle we sent that still waits for a receipt or response.
-type Pending struct {
-	Bundle    string    `json:"bundle"`
-	Kind      string    `json:"kind"`
-	Reference string    `json:"reference,omitempty"`
-	Sent      time.Time `json:"sent"`
-	Due       time.Time `json:"due"`
-	Overdue   bool      `json:"overdue"`
-}
+// Pending is a bundle we sent that still waits for a receipt or response;
+// audit.Tracker decides, so status, metrics and the audit report agree.
+type Pending = audit.Awaited
 
 // Status reports the queues and pending work of one partner (or all, when
 // partner is ""), from the state folders and the exchange log.
@@ -44,13 +36,15 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	byID := map[string]*statusBuilder{}
+	byID := map[string]*PartnerStatus{}
 	for _, id := range ids {
-		byID[id] = &statusBuilder{st: PartnerStatus{Partner: id}, receipt: map[string]Pending{}, response: map[string]Pending{}}
+		byID[id] = &PartnerStatus{Partner: id}
 	}
+	awaited := audit.NewTracker()
 	err = audit.Scan(e.dirs.audit(), func(rec audit.Record) error {
-		if b := byID[rec.Partner]; b != nil {
-			b.add(rec)
+		if st := byID[rec.Partner]; st != nil {
+			lastRuns(st, rec)
+			awaited.Add(rec)
 		}
 		return nil
 	})
@@ -58,10 +52,20 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 		return nil, err
 	}
 	now := e.now()
+	dues := func(p string) audit.Dues {
+		return audit.Dues{Receipt: e.cfg.Partners[p].ReceiptDue, Response: e.cfg.Partners[p].ResponseDue}
+	}
+	for _, a := range awaited.Awaited(dues, now) {
+		st := byID[a.Partner]
+		if a.Awaiting == "response" {
+			st.AwaitingResponse = append(st.AwaitingResponse, a)
+		} else {
+			st.AwaitingReceipt = append(st.AwaitingReceipt, a)
+		}
+	}
 	var out []PartnerStatus
 	for _, id := range ids {
-		b, p := byID[id], e.cfg.Partners[id]
-		st := b.st
+		st := *byID[id]
 		st.Outbox = countEntries(e.dirs.outbox(id), func(n string) bool { return !hiddenName(n) })
 		st.InFlight = countEntries(e.dirs.workOut(id), nil)
 		st.ReceiptsOwed = countEntries(e.dirs.workReceipt(id), func(n string) bool { return strings.HasSuffix(n, ".json") })
@@ -69,64 +73,29 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 		notReason := func(n string) bool { return !strings.HasSuffix(n, ".reason.json") }
 		st.Quarantine = countEntries(e.dirs.quarantine(id), notReason)
 		st.Failed = countEntries(e.dirs.failed(id), notReason)
-		st.AwaitingReceipt = pendingList(b.receipt, p.ReceiptDue, now)
-		st.AwaitingResponse = pendingList(b.response, p.ResponseDue, now)
+		if st.AwaitingReceipt == nil {
+			st.AwaitingReceipt = []Pending{}
+		}
+		if st.AwaitingResponse == nil {
+			st.AwaitingResponse = []Pending{}
+		}
 		st.Keys = e.Keys.keyStates(e.cfg.Identity.ID, id, now)
 		out = append(out, st)
 	}
 	return out, nil
 }
 
-// statusBuilder folds log records into one partner's status.
-type statusBuilder struct {
-	st       PartnerStatus
-	receipt  map[string]Pending // bundle id → sent, no receipt yet
-	response map[string]Pending // request id → sent, no response yet
-}
-
-func (b *statusBuilder) add(rec audit.Record) {
+// lastRuns folds a record into the last push, pull and run outcome.
+func lastRuns(st *PartnerStatus, rec audit.Record) {
 	t, _ := time.Parse(time.RFC3339, rec.Time)
-	switch rec.Event {
-	case evPushFinished, evPullFinished:
-		if rec.Outcome == audit.OutcomeOK {
-			if rec.Event == evPushFinished {
-				b.st.LastPush = &t
-			} else {
-				b.st.LastPull = &t
-			}
-		}
-	case audit.EvRunFinished:
-		b.st.LastError = rec.Error
-	case audit.EvUploaded:
-		if rec.Outcome != audit.OutcomeOK || rec.Kind == bundle.KindReceipt {
-			return
-		}
-		p := Pending{Bundle: rec.Bundle, Kind: rec.Kind, Reference: rec.Reference, Sent: t}
-		b.receipt[rec.Bundle] = p
-		if rec.Kind == bundle.KindRequest {
-			b.response[rec.Bundle] = p
-		}
-	case audit.EvReceipt:
-		if rec.Outcome != audit.OutcomeError {
-			delete(b.receipt, rec.InReplyTo)
-		}
-	case audit.EvFiled:
-		if rec.Kind == bundle.KindResponse {
-			delete(b.response, rec.InReplyTo)
-		}
+	switch {
+	case rec.Event == evPushFinished && rec.Outcome == audit.OutcomeOK:
+		st.LastPush = &t
+	case rec.Event == evPullFinished && rec.Outcome == audit.OutcomeOK:
+		st.LastPull = &t
+	case rec.Event == audit.EvRunFinished:
+		st.LastError = rec.Error
 	}
-}
-
-// pendingList sorts pending bundles by time sent and marks the overdue.
-func pendingList(m map[string]Pending, due time.Duration, now time.Time) []Pending {
-	out := []Pending{}
-	for _, p := range m {
-		p.Due = p.Sent.Add(due)
-		p.Overdue = now.After(p.Due)
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Sent.Before(out[j].Sent) })
-	return out
 }
 
 // countEntries counts the names in dir that keep says to count (all, when
