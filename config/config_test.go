@@ -701,3 +701,23 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigWritableByOthers checks that a configuration file that group
+// or others may write is refused: it decides which keys are trusted.
+func TestConfigWritableByOthers(t *testing.T) {
+	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "sealpost.yaml")
+		if err := os.WriteFile(path, []byte("identity:\n  id: us-cbp\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		var ce *Error
+		if !errors.As(err, &ce) || !errors.Is(err, ErrWritableByOthers) || !strings.Contains(err.Error(), "chmod go-w") {
+			t.Fatalf("mode %04o: got %v, want a *config.Error wrapping ErrWritableByOthers with a chmod hint", mode, err)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, &Error{File: path, Err: err}
 	}
+	if err := checkNotWritableByOthers(abs); err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
 	w := &walker{file: path, dir: filepath.Dir(abs), partnerLines: map[string]int{}}
 	root, err := w.parse(data)
 	if err != nil {
@@ -257,4 +260,23 @@ func (w *walker) errf(line int, key, format string, args ...any) error {
 // wrap returns an *Error for key at line with err as its reason.
 func (w *walker) wrap(line int, key string, err error) error {
 	return &Error{File: w.file, Line: line, Key: key, Err: err}
+}
+
+// ErrWritableByOthers is wrapped when the configuration file can be
+// changed by other users: whoever can write it chooses which keys and
+// hosts are trusted.
+var ErrWritableByOthers = errors.New("writable by others")
+
+// checkNotWritableByOthers refuses a configuration file that its group or
+// others may write, as OpenSSH's StrictModes does for its own files.
+func checkNotWritableByOthers(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("permissions %04o are too open: the file is %w and decides which keys are trusted; run chmod go-w %s",
+			perm, ErrWritableByOthers, path)
+	}
+	return nil
 }

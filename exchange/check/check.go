@@ -90,8 +90,11 @@ func Load(path string) (*config.Config, Item) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		hint := "fix the line named, then run 'sealpost check' again; config.example.yaml explains every key"
-		if errors.Is(err, config.ErrTooOpen) {
+		switch {
+		case errors.Is(err, config.ErrTooOpen):
 			hint = "secret files must be readable by their owner only: chmod 600 the file named"
+		case errors.Is(err, config.ErrWritableByOthers):
+			hint = "the configuration decides which keys and hosts are trusted: chmod go-w it"
 		}
 		return nil, Item{Mark: Fail, Text: "configuration: " + err.Error(), Hint: hint}
 	}
