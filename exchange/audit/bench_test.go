@@ -62,3 +62,22 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkAppendConcurrent appends from 32 goroutines at once, as a daemon
+// pushing many small items does; group commit shares the fsyncs.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	l, _ := openLog(b)
+	r := Record{Event: EvUploaded, Outcome: OutcomeOK, Partner: "uk-hmrc", Bundle: "0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60",
+		Kind: "request", File: "us-cbp_uk-hmrc_request_0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60.pgp", Bytes: 123456, SHA256: ZeroHash}
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Append(r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(l.syncs)/float64(b.N), "fsyncs/record")
+}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -19,11 +20,15 @@ import (
 // several Logs (in one or many processes) may append to the same file: every
 // Append holds an exclusive flock on the file while it writes.
 type Log struct {
-	mu   sync.Mutex
-	f    *os.File
-	dir  string
-	path string
-	opt  Options
+	mu    sync.Mutex
+	f     *os.File
+	dir   string
+	path  string
+	opt   Options
+	syncs int64 // fsyncs of log files, for tests; under mu
+
+	qmu   sync.Mutex
+	queue []*waiter // Appends waiting for the next group commit; under qmu
 }
 
 // Options choose when a Log rotates its current file (see Rotate).
@@ -121,6 +126,10 @@ func syncDir(dir string) error {
 // not RFC 3339 UTC, or longer than MaxLine once encoded, is refused with
 // ErrInvalidRecord. A log whose last line has no readable seq is refused with
 // ErrCorrupt.
+//
+// Concurrent Appends on one Log commit as a group: the call that gets the
+// Log next writes every record queued by then in chain order, in one write
+// and one fsync, under one flock, and each call returns its own record.
 func (l *Log) Append(r Record) (Record, error) {
 	if err := checkRecord(r); err != nil {
 		return Record{}, err
@@ -128,30 +137,75 @@ func (l *Log) Append(r Record) (Record, error) {
 	if r.Time == "" {
 		r.Time = time.Now().UTC().Format(TimeLayout)
 	}
-	var out Record
-	err := l.locked(syscall.LOCK_EX, func() error {
-		var err error
-		out, err = l.appendLocked(r)
-		return err
-	})
-	return out, err
+	w := &waiter{r: r}
+	l.qmu.Lock()
+	l.queue = append(l.queue, w)
+	l.qmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !w.done {
+		l.commit(l.takeQueue())
+	}
+	return w.out, w.err
 }
 
-// appendLocked repairs, rotates if due and writes r. The caller holds the
-// exclusive lock on the current file.
-func (l *Log) appendLocked(r Record) (Record, error) {
+// waiter is one Append call whose record is queued for the next group
+// commit. Its result fields are set, and done, under l.mu.
+type waiter struct {
+	r    Record
+	out  Record
+	err  error
+	done bool
+}
+
+// finish sets w's result.
+func (w *waiter) finish(out Record, err error) {
+	w.out, w.err, w.done = out, err, true
+}
+
+// takeQueue removes and returns every queued waiter.
+func (l *Log) takeQueue() []*waiter {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	ws := l.queue
+	l.queue = nil
+	return ws
+}
+
+// commit writes the records of ws under the exclusive lock and finishes
+// every waiter: those not written get the error. The caller holds l.mu.
+func (l *Log) commit(ws []*waiter) {
+	err := ErrClosed
+	if l.f != nil {
+		err = l.lockCurrent(syscall.LOCK_EX, func() error { return l.appendLocked(ws) })
+	}
+	for _, w := range ws {
+		if !w.done {
+			w.finish(Record{}, err)
+		}
+	}
+}
+
+// appendLocked repairs, then writes ws in order, rotating the current file
+// before a record when it is due. The caller holds the exclusive lock on the
+// current file.
+func (l *Log) appendLocked(ws []*waiter) error {
 	t, err := l.repair()
 	if err != nil {
-		return Record{}, err
+		return err
 	}
-	name, err := l.rotation(t, r.Time)
+	name, err := l.rotation(t, ws[0].r.Time)
 	if err != nil {
-		return Record{}, err
+		return err
 	}
 	if name != "" {
-		return l.rotateAndWrite(name, r)
+		return l.rotateAndAppend(name, ws)
 	}
-	return l.write(t, r)
+	n, err := l.writeSegment(t, ws)
+	if err != nil || n == len(ws) {
+		return err
+	}
+	return l.appendLocked(ws[n:])
 }
 
 // checkRecord refuses a record that Verify would not accept.
@@ -263,41 +317,81 @@ func (l *Log) repair() (tail, error) {
 	}
 	cut := t.torn
 	t.size, t.torn = t.end, 0
-	r := Record{Event: EvRepaired, Outcome: OutcomeOK, Bytes: cut, SHA256: sum,
-		Detail: fmt.Sprintf("cut off a torn last line (no newline) of %d bytes, sha256 %s", cut, sum)}
-	if _, err := l.write(t, r); err != nil {
+	w := &waiter{r: Record{Event: EvRepaired, Outcome: OutcomeOK, Bytes: cut, SHA256: sum,
+		Time:   time.Now().UTC().Format(TimeLayout),
+		Detail: fmt.Sprintf("cut off a torn last line (no newline) of %d bytes, sha256 %s", cut, sum)}}
+	if _, err := l.writeSegment(t, []*waiter{w}); err != nil {
 		return t, err
+	}
+	if w.err != nil {
+		return t, w.err
 	}
 	return readTail(l.f)
 }
 
-// write appends r after tail t and syncs. The caller holds the lock.
-func (l *Log) write(t tail, r Record) (Record, error) {
+// writeSegment appends the records of ws after tail t, chained on from it,
+// in one write, and syncs once; a record that does not encode gets its
+// error and is skipped. It stops before a record (not the first) for which
+// the current file is due for rotation, and returns how many waiters it
+// took. The caller holds the lock.
+func (l *Log) writeSegment(t tail, ws []*waiter) (int, error) {
 	seq, prev, err := l.head(t)
 	if err != nil {
-		return Record{}, err
+		return 0, err
 	}
-	r.Seq, r.Prev = seq+1, prev
-	if r.Time == "" {
-		r.Time = time.Now().UTC().Format(TimeLayout)
-	}
-	line, err := encode(r)
+	first, err := l.firstTime(t)
 	if err != nil {
-		return Record{}, err
+		return 0, err
 	}
-	if n, err := l.f.Write(line); err != nil || n != len(line) {
+	var buf []byte
+	var written []*waiter
+	n := 0
+	for ; n < len(ws); n++ {
+		w := ws[n]
+		if n > 0 && l.due(t.size+int64(len(buf)), first, w.r.Time) {
+			break
+		}
+		w.out = w.r
+		w.out.Seq, w.out.Prev = seq+1, prev
+		line, err := encode(w.out)
+		if err != nil {
+			w.finish(Record{}, err)
+			continue
+		}
+		seq, prev = w.out.Seq, hashHex(line[:len(line)-1])
+		first = cmp.Or(first, w.out.Time)
+		buf = append(buf, line...)
+		written = append(written, w)
+	}
+	if err := l.writeSync(t.size, buf); err != nil {
+		return n, err
+	}
+	for _, w := range written {
+		w.finish(w.out, nil)
+	}
+	return n, nil
+}
+
+// writeSync appends buf to the current file, of size size, and syncs it. A
+// failed write is cut off again.
+func (l *Log) writeSync(size int64, buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	if n, err := l.f.Write(buf); err != nil || n != len(buf) {
 		if err == nil {
 			err = io.ErrShortWrite
 		}
-		if terr := l.f.Truncate(t.size); terr != nil {
+		if terr := l.f.Truncate(size); terr != nil {
 			err = errors.Join(err, terr)
 		}
-		return Record{}, fmt.Errorf("write to exchange log %s: %w", l.path, err)
+		return fmt.Errorf("write to exchange log %s: %w", l.path, err)
 	}
+	l.syncs++
 	if err := l.f.Sync(); err != nil {
-		return Record{}, fmt.Errorf("sync exchange log %s: %w", l.path, err)
+		return fmt.Errorf("sync exchange log %s: %w", l.path, err)
 	}
-	return r, nil
+	return nil
 }
 
 // encode renders r as one line ending in a newline.

@@ -128,19 +128,37 @@ func (l *Log) head(t tail) (int64, string, error) {
 // of time recTime is appended, or "" when it stays. t is the file's tail;
 // the caller holds the exclusive lock.
 func (l *Log) rotation(t tail, recTime string) (string, error) {
-	if t.size == 0 || (!l.opt.Monthly && l.opt.MaxBytes <= 0) {
+	if t.size == 0 || !l.rotates() {
 		return "", nil
 	}
 	seq, first, err := readFirst(l.f)
-	if err != nil {
+	if err != nil || !l.due(t.size, first, recTime) {
 		return "", err
 	}
-	bySize := l.opt.MaxBytes > 0 && t.size >= l.opt.MaxBytes
+	return RotatedName(seq, first), nil
+}
+
+// rotates reports whether the Options ask for any rotation.
+func (l *Log) rotates() bool {
+	return l.opt.Monthly || l.opt.MaxBytes > 0
+}
+
+// due reports whether a current file of size bytes whose first record has
+// time first is to be rotated before a record of time recTime.
+func (l *Log) due(size int64, first, recTime string) bool {
+	bySize := l.opt.MaxBytes > 0 && size >= l.opt.MaxBytes
 	byMonth := l.opt.Monthly && len(first) >= 7 && len(recTime) >= 7 && recTime[:7] > first[:7]
-	if !bySize && !byMonth {
+	return bySize || byMonth
+}
+
+// firstTime returns the time of the first record of the current file, of
+// tail t, when rotation may need it; "" when the file is empty.
+func (l *Log) firstTime(t tail) (string, error) {
+	if t.size == 0 || !l.rotates() {
 		return "", nil
 	}
-	return RotatedName(seq, first), nil
+	_, first, err := readFirst(l.f)
+	return first, err
 }
 
 // readFirst returns the seq and time of the first line of f.
@@ -169,31 +187,25 @@ func readFirst(f *os.File) (int64, string, error) {
 	return h.Seq, h.Time, nil
 }
 
-// rotateAndWrite renames the current file to name, opens the new current
-// file and appends r to it under its own lock (another Log may have created
+// rotateAndAppend renames the current file to name, opens the new current
+// file and appends ws to it under its own lock (another Log may have created
 // it and appended, or even rotated it, first). The caller holds the
 // exclusive lock on the old file: locks are always taken old file first.
-func (l *Log) rotateAndWrite(name string, r Record) (Record, error) {
+func (l *Log) rotateAndAppend(name string, ws []*waiter) error {
 	dst := filepath.Join(l.dir, name)
 	if _, err := os.Lstat(dst); err == nil {
-		return Record{}, fmt.Errorf("rotate exchange log %s: %s already exists", l.path, dst)
+		return fmt.Errorf("rotate exchange log %s: %s already exists", l.path, dst)
 	}
 	if err := os.Rename(l.path, dst); err != nil {
-		return Record{}, fmt.Errorf("rotate exchange log %s to %s: %w", l.path, name, err)
+		return fmt.Errorf("rotate exchange log %s to %s: %w", l.path, name, err)
 	}
 	if err := syncDir(l.dir); err != nil {
-		return Record{}, err
+		return err
 	}
 	f, err := openFile(l.path)
 	if err != nil {
-		return Record{}, err
+		return err
 	}
 	l.f = f
-	var out Record
-	err = l.lockCurrent(syscall.LOCK_EX, func() error {
-		var err error
-		out, err = l.appendLocked(r)
-		return err
-	})
-	return out, err
+	return l.lockCurrent(syscall.LOCK_EX, func() error { return l.appendLocked(ws) })
 }

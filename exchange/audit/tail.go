@@ -80,6 +80,11 @@ func (t tail) head(path string) (int64, string, error) {
 	if err := json.Unmarshal(t.last, &h); err != nil || h.Seq == nil {
 		return 0, "", fmt.Errorf("%w: last line of %s has no readable seq (%v)", ErrCorrupt, path, err)
 	}
-	sum := sha256.Sum256(t.last)
-	return *h.Seq, hex.EncodeToString(sum[:]), nil
+	return *h.Seq, hashHex(t.last), nil
+}
+
+// hashHex returns the lowercase hex SHA-256 of b.
+func hashHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

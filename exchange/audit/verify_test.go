@@ -2,8 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -33,12 +31,6 @@ func tenLines(t testing.TB) (string, [][]byte) {
 		t.Fatal(err)
 	}
 	return dir, lines(t, dir)
-}
-
-// hashHex returns the lowercase hex SHA-256 of b.
-func hashHex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 func TestVerifyFindsTampering(t *testing.T) {
