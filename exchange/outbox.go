@@ -79,15 +79,62 @@ func (r *partnerRun) claimOutbox(ctx context.Context) error {
 	if err := r.withRetry(ctx, func(*sftpdrop.Drop) error { return nil }); err != nil {
 		return err
 	}
+	return r.claimItems(ctx, dir, ready)
+}
+
+// claimItems claims the ready items of the outbox dir as one batch: each is
+// renamed into its claim folder and its meta.json written, all without
+// folder syncs; then the files and folders of the batch are synced at once
+// (the outbox and work/<p>/out once for all), and only then are the claims
+// logged. A claim is durable before push uploads anything of it.
+func (r *partnerRun) claimItems(ctx context.Context, dir string, ready []string) error {
 	var mu sync.Mutex
 	var errs []error
+	var claims []string
 	forEach(ctx, ready, pushWorkers, func(name string) {
-		if err := r.claimItem(filepath.Join(dir, name), name); err != nil {
+		claim, err := r.claimItem(filepath.Join(dir, name), name)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		} else if claim != "" {
+			claims = append(claims, claim)
+		}
+	})
+	if len(claims) == 0 {
+		return errors.Join(errs...)
+	}
+	if err := syncClaims(dir, r.e.dirs.workOut(r.id), claims); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	forEach(ctx, claims, pushWorkers, func(claim string) {
+		if err := r.logClaim(claim); err != nil {
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
 		}
 	})
+	return errors.Join(errs...)
+}
+
+// syncClaims makes a batch of claims durable: each claim's meta.json,
+// item/ and folder, from several goroutines so that the file system
+// commits them together, then the outbox and work/<p>/out.
+func syncClaims(outbox, workOut string, claims []string) error {
+	var paths []string
+	for _, c := range claims {
+		paths = append(paths, filepath.Join(c, "meta.json"), filepath.Join(c, "item"), c)
+	}
+	var mu sync.Mutex
+	var errs []error
+	forEach(context.Background(), paths, pushWorkers, func(p string) {
+		if err := fsx.SyncDir(p); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	})
+	errs = append(errs, fsx.SyncDir(outbox), fsx.SyncDir(workOut))
 	return errors.Join(errs...)
 }
 
@@ -129,32 +176,75 @@ func settled(path string, fi fs.FileInfo, now time.Time, settle time.Duration) b
 	return now.Sub(newest) >= settle
 }
 
-// claimItem renames an outbox item into work/<p>/out/<id>/item/ and records
-// what bundle it becomes. The rename is the claim: an item is either in
-// the outbox or in exactly one claim folder.
-func (r *partnerRun) claimItem(path, name string) error {
+// claimItem renames an outbox item into work/<p>/out/<id>/item/ and writes
+// what bundle it becomes, syncing neither folders nor meta.json (see
+// claimItems). The rename is the claim: an item is either in the outbox or
+// in exactly one claim folder. It returns the claim folder, or "" when the
+// item was moved to failed/.
+func (r *partnerRun) claimItem(path, name string) (string, error) {
 	id := bundle.NewID()
 	claim := filepath.Join(r.e.dirs.workOut(r.id), id)
-	if err := fsx.MkdirAll(filepath.Join(claim, "item"), 0o700); err != nil {
-		return fmt.Errorf("claim outbox item %s: %w", path, err)
+	if err := mkdirs(filepath.Join(claim, "item")); err != nil {
+		return "", fmt.Errorf("claim outbox item %s: %w", path, err)
 	}
-	if err := fsx.Rename(path, filepath.Join(claim, "item", name)); err != nil {
+	if err := os.Rename(path, filepath.Join(claim, "item", name)); err != nil {
 		os.RemoveAll(claim)
-		return fmt.Errorf("claim outbox item %s: %w", path, err)
+		return "", fmt.Errorf("claim outbox item %s: %w", path, err)
 	}
 	crashpoint("push.claimed")
-	return r.writeItemMeta(claim, id, name)
+	m, err := r.itemMeta(claim, name)
+	if err != nil {
+		return "", r.failClaim(claim, name, err.Error())
+	}
+	if err := writeJSONUnsynced(filepath.Join(claim, "meta.json"), m); err != nil {
+		return "", err
+	}
+	return claim, nil
 }
 
-// writeItemMeta records the intent for a claimed outbox item: its kind,
-// reference and reply-to come from its bundle.yaml, if any.
-func (r *partnerRun) writeItemMeta(claim, id, name string) error {
-	m := claimMeta{ID: id, Kind: bundle.KindRequest, Reference: name, Created: r.e.now().UTC().Truncate(time.Second), Item: name}
+// mkdirs creates dir and its parent 0700, without syncing (see claimItem).
+func mkdirs(dir string) error {
+	if err := os.Mkdir(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	return os.Mkdir(dir, 0o700)
+}
+
+// logClaim logs the claim of an outbox item, as its meta.json says.
+func (r *partnerRun) logClaim(claim string) error {
+	var m claimMeta
+	if err := readJSON(filepath.Join(claim, "meta.json"), &m); err != nil {
+		return &localError{err}
+	}
+	return r.record(audit.Record{Event: audit.EvClaimed, Bundle: m.ID, Kind: m.Kind, File: m.Item,
+		Reference: m.Reference, InReplyTo: m.InReplyTo}, nil)
+}
+
+// writeItemMeta records, durably, the intent for a claimed outbox item
+// whose claim was interrupted before its meta.json was durable, and logs
+// the claim.
+func (r *partnerRun) writeItemMeta(claim, name string) error {
+	m, err := r.itemMeta(claim, name)
+	if err != nil {
+		return r.failClaim(claim, name, err.Error())
+	}
+	if err := writeJSON(filepath.Join(claim, "meta.json"), m); err != nil {
+		return err
+	}
+	return r.logClaim(claim)
+}
+
+// itemMeta is the intent for a claimed outbox item: its kind, reference
+// and reply-to come from its bundle.yaml, if any; an error says why it can
+// never be sent.
+func (r *partnerRun) itemMeta(claim, name string) (claimMeta, error) {
+	m := claimMeta{ID: filepath.Base(claim), Kind: bundle.KindRequest, Reference: name,
+		Created: r.e.now().UTC().Truncate(time.Second), Item: name}
 	item := filepath.Join(claim, "item", name)
 	if fi, err := os.Lstat(item); err == nil && fi.IsDir() {
 		ref, reply, err := bundle.ReadItemMeta(item)
 		if err != nil {
-			return r.failClaim(claim, name, err.Error())
+			return m, err
 		}
 		if ref != "" {
 			m.Reference = ref
@@ -164,11 +254,7 @@ func (r *partnerRun) writeItemMeta(claim, id, name string) error {
 	if m.InReplyTo != "" {
 		m.Kind = bundle.KindResponse
 	}
-	if err := writeJSON(filepath.Join(claim, "meta.json"), m); err != nil {
-		return err
-	}
-	return r.record(audit.Record{Event: audit.EvClaimed, Bundle: id, Kind: m.Kind, File: name,
-		Reference: m.Reference, InReplyTo: m.InReplyTo}, nil)
+	return m, nil
 }
 
 // fail moves an outbox entry that can never be sent to failed/<p>/ with a
@@ -197,10 +283,20 @@ func (r *partnerRun) failClaim(claim, name, reason string) error {
 
 // removeClaim deletes a finished claim folder durably.
 func removeClaim(claim string) error {
+	if err := dropClaim(claim); err != nil {
+		return err
+	}
+	return fsx.SyncDir(filepath.Dir(claim))
+}
+
+// dropClaim deletes a finished claim folder; the caller syncs its parent.
+// Until then a crash may bring it back, which a later run resumes: its
+// bundle is in sent/ and its upload logged.
+func dropClaim(claim string) error {
 	if err := os.RemoveAll(claim); err != nil {
 		return fmt.Errorf("remove finished claim %s: %w", claim, err)
 	}
-	return fsx.SyncDir(filepath.Dir(claim))
+	return nil
 }
 
 // reasonFile is the <name>.reason.json written beside a failed or
@@ -222,6 +318,21 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return fsx.WriteFile(path, append(data, '\n'), 0o600)
+}
+
+// writeJSONUnsynced writes v as indented JSON to a new file path, mode
+// 0600, without syncing it; the caller syncs it later.
+func writeJSONUnsynced(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(data, '\n'))
+	return errors.Join(err, f.Close())
 }
 
 // readJSON reads path into v.

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -56,6 +57,9 @@ func (r *partnerRun) push(ctx context.Context, items bool) error {
 	})
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
+	}
+	if len(claims) > 0 { // finished claims were removed unsynced
+		errs = append(errs, fsx.SyncDir(r.e.dirs.workOut(r.id)))
 	}
 	return errors.Join(errs...)
 }
@@ -140,7 +144,7 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 		r.count(func(res *Result) { res.Pushed++ })
 	}
 	crashpoint("push.logged")
-	return removeClaim(claim)
+	return dropClaim(claim)
 }
 
 // loadClaim reads a claim's meta.json, writing it first when the claim was
@@ -149,6 +153,9 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 func (r *partnerRun) loadClaim(claim string) (claimMeta, bool, error) {
 	var meta claimMeta
 	metaPath := filepath.Join(claim, "meta.json")
+	if r.tornMeta(claim, metaPath) {
+		os.Remove(metaPath)
+	}
 	if !exists(metaPath) {
 		id := filepath.Base(claim)
 		switch {
@@ -161,7 +168,7 @@ func (r *partnerRun) loadClaim(claim string) (claimMeta, bool, error) {
 			if len(ents) != 1 {
 				return meta, false, removeClaim(claim)
 			}
-			if err := r.writeItemMeta(claim, id, ents[0].Name()); err != nil {
+			if err := r.writeItemMeta(claim, ents[0].Name()); err != nil {
 				return meta, false, err
 			}
 			if !exists(claim) {
@@ -175,6 +182,17 @@ func (r *partnerRun) loadClaim(claim string) (claimMeta, bool, error) {
 		return meta, false, &localError{err}
 	}
 	return meta, true, nil
+}
+
+// tornMeta reports whether an outbox claim's meta.json does not parse
+// while nothing of the claim was sealed: a crash came before claimItems
+// synced it, and it is written again.
+func (r *partnerRun) tornMeta(claim, metaPath string) bool {
+	var m claimMeta
+	err := readJSON(metaPath, &m)
+	var pe *fs.PathError
+	sent := filepath.Join(r.e.dirs.sent(r.id), filepath.Base(claim)+".pgp")
+	return err != nil && !errors.As(err, &pe) && isDir(filepath.Join(claim, "item")) && !exists(sent)
 }
 
 // manifest builds the manifest header for a claim; the files are filled in
@@ -263,9 +281,6 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 		return 0, "", serr
 	case string(check.sum) != string(pt.Sum(nil)):
 		return 0, "", &localError{fmt.Errorf("self-check of %s: the sealed bundle does not open to the data sealed", local.Name())}
-	}
-	if err := local.Sync(); err != nil {
-		return 0, "", &localError{fmt.Errorf("sync %s: %w", local.Name(), err)}
 	}
 	if err := local.Commit(); err != nil {
 		return 0, "", &localError{err}
