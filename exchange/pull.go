@@ -64,11 +64,15 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	}
 	local := filepath.Join(r.e.dirs.workIn(r.id), ent.Name)
 	var sum string
+	var early *opened
 	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
 		var err error
-		sum, err = r.download(ctx, d, ent, local)
+		sum, early, err = r.downloadOpen(ctx, d, ent, local)
 		return err
 	})
+	if early != nil {
+		defer os.RemoveAll(early.stage)
+	}
 	if err != nil {
 		r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name}, err)
 		return fmt.Errorf("pull %s/%s: download: %w", r.id, ent.Name, err)
@@ -81,7 +85,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
-	return r.process(ent.Name, false, sum)
+	return r.process(ent.Name, false, sum, early)
 }
 
 // oversized reports whether a remote file is so large that its content
@@ -146,10 +150,70 @@ func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
 	return r.oversized(ent) && exists(filepath.Join(r.e.dirs.quarantine(r.id), ent.Name+".reason.json"))
 }
 
+// opened is a bundle that was opened, verified and unpacked into stage
+// while it was downloaded.
+type opened struct {
+	m     *bundle.Manifest
+	stage string
+}
+
+// downloadOpen downloads a remote file as download does and, from the same
+// bytes as they arrive, opens and unpacks it into a new staging folder, so
+// the data is read once. It returns no opened bundle when the download or
+// the open failed: then process opens the durable file again, as it always
+// did, and decides what the failure means.
+func (r *partnerRun) downloadOpen(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry, local string) (string, *opened, error) {
+	stage, err := r.newStage(ent.Name)
+	if err != nil {
+		return "", nil, err
+	}
+	pipe := newChunkPipe()
+	done := make(chan *opened, 1)
+	go func() { done <- r.openFrom(pipe, stage) }()
+	sum, err := r.download(ctx, d, ent, local, &lossyWriter{w: pipe})
+	pipe.CloseWithError(err)
+	early := <-done
+	if err != nil || early == nil {
+		os.RemoveAll(stage)
+		return sum, nil, err
+	}
+	return sum, early, nil
+}
+
+// openFrom opens the bundle streamed through pipe into stage and reads
+// the pipe to its end; nil when it could not.
+func (r *partnerRun) openFrom(pipe *chunkPipe, stage string) *opened {
+	m, err := r.open(pipe, stage)
+	if err == nil {
+		_, err = io.Copy(io.Discard, pipe)
+	}
+	pipe.CloseRead(err)
+	if err != nil {
+		return nil
+	}
+	return &opened{m: m, stage: stage}
+}
+
+// lossyWriter passes writes on until one fails, then drops them: the
+// download goes on when the open beside it gives up.
+type lossyWriter struct {
+	w      io.Writer
+	failed bool
+}
+
+func (l *lossyWriter) Write(p []byte) (int, error) {
+	if !l.failed {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed = true
+		}
+	}
+	return len(p), nil
+}
+
 // download copies a remote file to work/<p>/in/<name> under a temporary
-// name, checks its size, fsyncs it and renames it into place. It returns
-// the SHA-256 of the bytes.
-func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry, local string) (string, error) {
+// name, and to also, checks its size, fsyncs it and renames it into place.
+// It returns the SHA-256 of the bytes.
+func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry, local string, also io.Writer) (string, error) {
 	f, err := fsx.CreateTemp(local, 0o600)
 	if err != nil {
 		return "", &localError{fmt.Errorf("create %s: %w", local, err)}
@@ -157,7 +221,7 @@ func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdro
 	h := sha256.New()
 	task := startTask(r.e.progress, "pull "+ent.Name, ent.Size)
 	defer task.Done()
-	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h, task))
+	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h, task, also))
 	if err == nil && n != ent.Size {
 		err = fmt.Errorf("downloaded %d bytes of %s, the drop listed %d", n, ent.Name, ent.Size)
 	}
@@ -200,7 +264,7 @@ func (r *partnerRun) recoverIncoming(ctx context.Context) error {
 			continue
 		}
 		r.e.logger.Info("recovering an interrupted pull", "partner", r.id, "file", de.Name())
-		if err := r.process(de.Name(), true, ""); err != nil {
+		if err := r.process(de.Name(), true, "", nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -219,8 +283,9 @@ type incoming struct {
 // process opens and verifies a downloaded file into a staging folder, then
 // files it (or records a receipt) or quarantines it. recovering says the
 // file was left by an interrupted run, so the steps it finished are skipped;
-// sum is the SHA-256 the download computed ("" to read the file again).
-func (r *partnerRun) process(name string, recovering bool, sum string) error {
+// sum is the SHA-256 the download computed ("" to read the file again);
+// early, when set, is the file already opened during the download.
+func (r *partnerRun) process(name string, recovering bool, sum string, early *opened) error {
 	in := incoming{name: name, path: filepath.Join(r.e.dirs.workIn(r.id), name)}
 	fi, err := os.Stat(in.path)
 	if err != nil {
@@ -236,15 +301,8 @@ func (r *partnerRun) process(name string, recovering bool, sum string) error {
 	if _, _, kind, _, _, ok := bundle.ParseFileName(name); ok {
 		in.kind = kind
 	}
-	stage := filepath.Join(r.e.dirs.workStage(r.id), name)
-	if err := os.RemoveAll(stage); err != nil {
-		return &localError{err}
-	}
-	if err := os.Mkdir(stage, 0o700); err != nil {
-		return &localError{fmt.Errorf("create staging folder %s: %w", stage, err)}
-	}
+	m, stage, err := r.openStaged(in, early)
 	defer os.RemoveAll(stage)
-	m, err := r.open(in.path, stage)
 	if code := refusalCode(err); code != "" {
 		return r.quarantine(in, m, code, err, recovering)
 	} else if err != nil {
@@ -256,16 +314,42 @@ func (r *partnerRun) process(name string, recovering bool, sum string) error {
 	return r.file(in, m, stage, recovering)
 }
 
-// open decrypts and verifies a downloaded file and unpacks it into stage.
-// Nothing in stage counts until open returns without error.
-func (r *partnerRun) open(path, stage string) (*bundle.Manifest, error) {
-	f, err := os.Open(path)
+// openStaged returns the bundle opened early, when set, or else opens the
+// downloaded file into a new staging folder; it returns the folder.
+func (r *partnerRun) openStaged(in incoming, early *opened) (*bundle.Manifest, string, error) {
+	if early != nil {
+		return early.m, early.stage, nil
+	}
+	stage, err := r.newStage(in.name)
 	if err != nil {
-		return nil, &localError{err}
+		return nil, "", err
+	}
+	f, err := os.Open(in.path)
+	if err != nil {
+		return nil, stage, &localError{err}
 	}
 	defer f.Close()
+	m, err := r.open(bufio.NewReaderSize(f, 256<<10), stage)
+	return m, stage, err
+}
+
+// newStage makes an empty staging folder for the file name.
+func (r *partnerRun) newStage(name string) (string, error) {
+	stage := filepath.Join(r.e.dirs.workStage(r.id), name)
+	if err := os.RemoveAll(stage); err != nil {
+		return "", &localError{err}
+	}
+	if err := os.Mkdir(stage, 0o700); err != nil {
+		return "", &localError{fmt.Errorf("create staging folder %s: %w", stage, err)}
+	}
+	return stage, nil
+}
+
+// open decrypts and verifies a bundle read from src and unpacks it into
+// stage. Nothing in stage counts until open returns without error.
+func (r *partnerRun) open(src io.Reader, stage string) (*bundle.Manifest, error) {
 	lim := r.p.Limits
-	msg, err := crypto.Open(bufio.NewReaderSize(f, 256<<10), r.e.Self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
+	msg, err := crypto.Open(src, r.e.Self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
 	if err != nil {
 		return nil, err
 	}
