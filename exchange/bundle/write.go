@@ -43,7 +43,6 @@ func Write(dst io.Writer, m *Manifest, srcs []Source) error {
 		tw:    tar.NewWriter(dst),
 		mtime: m.Created,
 		names: newNameSet(),
-		buf:   make([]byte, copyBufferSize),
 		files: []File{},
 	}
 	if len(srcs) > 0 {
@@ -154,7 +153,7 @@ func (w *writer) file(path, name string) error {
 		return fmt.Errorf("writing the bundle entry for %s: %w", path, err)
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(w.tw, h), io.LimitReader(f, size), w.buf)
+	n, err := io.CopyBuffer(io.MultiWriter(w.tw, h), io.LimitReader(f, size), w.buffer(size))
 	if err != nil {
 		return fmt.Errorf("copying %s into the bundle: %w", path, err)
 	}
@@ -168,6 +167,16 @@ func (w *writer) file(path, name string) error {
 	}
 	w.files = append(w.files, File{Path: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))})
 	return nil
+}
+
+// buffer returns the copy buffer for a file of size bytes, grown as the
+// files need up to copyBufferSize: a bundle of small files never makes a
+// large one.
+func (w *writer) buffer(size int64) []byte {
+	if n := int(min(max(size, 1), copyBufferSize)); len(w.buf) < n {
+		w.buf = make([]byte, n)
+	}
+	return w.buf
 }
 
 // manifest writes manifest.json and ends the tar.
