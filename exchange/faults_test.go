@@ -3,12 +3,10 @@ package exchange_test
 import (
 	"crypto/rand"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,139 +14,30 @@ import (
 
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/faultproxy"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
-
-// faultProxy forwards TCP connections to a server and, once a byte budget
-// (both directions, all connections) is spent, cuts every connection or
-// stalls it (holds it open, forwarding nothing). With heal set, the fault
-// strikes once: the connection it hits fails, later ones pass.
-type faultProxy struct {
-	ln     net.Listener
-	target string
-	stall  bool
-	heal   bool
-	done   chan struct{}
-
-	mu     sync.Mutex
-	budget int64 // -1: unlimited
-	faults int
-	conns  []net.Conn
-}
-
-func startFaultProxy(t testing.TB, target string, stall, heal bool) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	p := &faultProxy{ln: ln, target: target, stall: stall, heal: heal, budget: -1, done: make(chan struct{})}
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *faultProxy) setBudget(n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.budget = n
-}
-
-func (p *faultProxy) faulted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.faults
-}
-
-func (p *faultProxy) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	close(p.done)
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *faultProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		go p.pipe(s, c)
-		go p.pipe(c, s)
-	}
-}
-
-// take returns how many of n bytes may pass, and counts a fault when the
-// budget runs out.
-func (p *faultProxy) take(n int) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.budget < 0 {
-		return n
-	}
-	a := min(int64(n), p.budget)
-	p.budget -= a
-	if int(a) < n {
-		p.faults++
-		if p.heal {
-			p.budget = -1
-		}
-	}
-	return int(a)
-}
-
-func (p *faultProxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			a := p.take(n)
-			if _, werr := dst.Write(buf[:a]); werr != nil {
-				return
-			}
-			if a < n {
-				if p.stall {
-					<-p.done
-				}
-				dst.Close()
-				src.Close()
-				return
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
-}
 
 // proxied starts the in-process server behind a fault proxy: the world's
 // parties reach it only through the proxy (its address is in their
 // known_hosts).
-func proxied(t testing.TB, stall, heal bool) (server, *faultProxy) {
+func proxied(t testing.TB, stall, heal bool) (server, *faultproxy.Proxy) {
 	t.Helper()
 	srv := loopbackServer(t)
-	p := startFaultProxy(t, srv.addr, stall, heal)
+	mode := faultproxy.Cut
+	if stall {
+		mode = faultproxy.Stall
+	}
+	p := faultproxy.Start(t, srv.addr, mode)
+	if heal {
+		p.HealAfterFault()
+	}
 	line, err := os.ReadFile(srv.knownHosts)
 	must(t, err)
 	fields := strings.Fields(string(line))
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	must(t, os.WriteFile(kh, []byte(knownhosts.Normalize(p.ln.Addr().String())+" "+strings.Join(fields[1:], " ")+"\n"), 0o600))
-	srv.addr, srv.knownHosts = p.ln.Addr().String(), kh
+	must(t, os.WriteFile(kh, []byte(knownhosts.Normalize(p.Addr())+" "+strings.Join(fields[1:], " ")+"\n"), 0o600))
+	srv.addr, srv.knownHosts = p.Addr(), kh
 	return srv, p
 }
 
@@ -213,9 +102,9 @@ func TestNetworkFaults(t *testing.T) {
 						w.run(us, uk)
 						runner, peer = uk, us
 					}
-					p.setBudget(3 << 20) // the first bundle passes, the second is hit
+					p.SetBudget(3 << 20) // the first bundle passes, the second is hit
 					res := w.sides[runner].eng.RunPartner(t.Context(), peer, true, true)
-					if p.faulted() == 0 {
+					if p.Faults() == 0 {
 						t.Fatal("the fault never struck")
 					}
 					if heal && res.Err != nil {
@@ -227,7 +116,7 @@ func TestNetworkFaults(t *testing.T) {
 						}
 						t.Logf("run failed as it should: %v", res.Err)
 						checkNothingHalfVisible(t, w)
-						p.setBudget(-1)
+						p.SetBudget(-1)
 						w.run(runner, peer)
 					}
 					if side == "upload" {

@@ -6,13 +6,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/faultproxy"
 	"github.com/sealpost/sealpost/internal/sftpd"
 	"github.com/sealpost/sealpost/internal/sshdtest"
 )
@@ -133,113 +132,15 @@ func assertMissing(t testing.TB, path string) {
 	}
 }
 
-// proxy forwards TCP connections to a target and, once a byte budget is
-// spent, either stalls every connection (holds it open, forwards nothing)
-// or cuts it.
-type proxy struct {
-	ln     net.Listener
-	target string
-	cut    bool // cut instead of stalling
-	done   chan struct{}
-
-	mu     sync.Mutex
-	budget int64 // bytes still allowed through (both directions); -1: unlimited
-	conns  []net.Conn
-}
-
-// startProxy listens on loopback in front of target; budget -1 is unlimited.
-func startProxy(t testing.TB, target string, cut bool, budget int64) *proxy {
+// startProxy starts a fault proxy in front of target that cuts (or else
+// stalls) once budget bytes passed; budget -1 is unlimited.
+func startProxy(t testing.TB, target string, cut bool, budget int64) *faultproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	mode := faultproxy.Stall
+	if cut {
+		mode = faultproxy.Cut
 	}
-	p := &proxy{ln: ln, target: target, cut: cut, budget: budget, done: make(chan struct{})}
-	go p.accept()
-	t.Cleanup(p.close)
+	p := faultproxy.Start(t, target, mode)
+	p.SetBudget(budget)
 	return p
-}
-
-// addr is where clients connect.
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-// setBudget lets n more bytes through (-1: unlimited, healthy again).
-func (p *proxy) setBudget(n int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.budget = n
-}
-
-// close stops the proxy and all its connections.
-func (p *proxy) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	close(p.done)
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
-// accept forwards each new connection.
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		go p.pipe(s, c)
-		go p.pipe(c, s)
-	}
-}
-
-// take returns how many of n bytes may pass.
-func (p *proxy) take(n int) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.budget < 0 {
-		return n
-	}
-	a := min(int64(n), p.budget)
-	p.budget -= a
-	return int(a)
-}
-
-// pipe copies src to dst within the budget, then stalls or cuts.
-func (p *proxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			a := p.take(n)
-			if _, werr := dst.Write(buf[:a]); werr != nil {
-				return
-			}
-			if a < n {
-				if !p.cut {
-					<-p.done
-				}
-				dst.Close()
-				src.Close()
-				return
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
 }

@@ -9,16 +9,18 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sealpost/sealpost/internal/faultproxy"
 )
 
 // stallTimeout is Config.Timeout in the stall tests.
 const stallTimeout = time.Second
 
 // viaProxy returns srv's config pointed at p with the short timeout.
-func viaProxy(t testing.TB, srv testServer, p *proxy) Config {
+func viaProxy(t testing.TB, srv testServer, p *faultproxy.Proxy) Config {
 	cfg := srv.cfg
-	cfg.Address, cfg.Timeout = p.addr(), stallTimeout
-	cfg.KnownHosts = writeKnownHosts(t, knownhosts.Line([]string{p.addr()}, keyFromLine(t, srv.hostKeyLine)))
+	cfg.Address, cfg.Timeout = p.Addr(), stallTimeout
+	cfg.KnownHosts = writeKnownHosts(t, knownhosts.Line([]string{p.Addr()}, keyFromLine(t, srv.hostKeyLine)))
 	return cfg
 }
 
@@ -49,7 +51,7 @@ func TestStalledServer(t *testing.T) {
 		t.Run("download", func(t *testing.T) {
 			p := startProxy(t, srv.cfg.Address, false, -1)
 			d := dial(t, viaProxy(t, srv, p))
-			p.setBudget(1 << 20)
+			p.SetBudget(1 << 20)
 			start := time.Now()
 			_, err := d.Download(context.Background(), srv.remote("pull"), "big.pgp", io.Discard)
 			checkBounded(t, "Download", err, start)
@@ -64,7 +66,7 @@ func TestStalledServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.setBudget(1 << 20)
+			p.SetBudget(1 << 20)
 			start := time.Now()
 			_, err = io.Copy(u, bytes.NewReader(data))
 			if err == nil {
@@ -79,7 +81,7 @@ func TestStalledServer(t *testing.T) {
 		t.Run("keepalive", func(t *testing.T) {
 			p := startProxy(t, srv.cfg.Address, false, -1)
 			d := dial(t, viaProxy(t, srv, p))
-			p.setBudget(0)
+			p.SetBudget(0)
 			deadline := time.Now().Add(2 * stallTimeout)
 			for d.failed() == nil && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
@@ -124,7 +126,7 @@ func TestCutConnectionThenRetry(t *testing.T) {
 			}
 			if err != nil {
 				errs = append(errs, err)
-				p.setBudget(-1) // healthy from now on
+				p.SetBudget(-1) // healthy from now on
 			}
 			return err
 		})
