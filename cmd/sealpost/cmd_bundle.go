@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
 )
 
@@ -42,11 +43,7 @@ func cmdBundleSeal(e *env, args []string) error {
 	if *to == "" || len(paths) == 0 {
 		return usagef("bundle seal needs --to PARTNER and at least one PATH")
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	keys, err := exchange.LoadKeys(cfg)
+	cfg, keys, err := e.keys()
 	if err != nil {
 		return err
 	}
@@ -70,11 +67,7 @@ func cmdBundleOpen(e *env, args []string) error {
 	if *out == "" || len(rest) != 1 {
 		return usagef("bundle open needs -o DIR and exactly one FILE")
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	keys, err := exchange.LoadKeys(cfg)
+	cfg, keys, err := e.keys()
 	if err != nil {
 		return err
 	}
@@ -85,4 +78,15 @@ func cmdBundleOpen(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "verified %s bundle %s from %s (reference %q, %d files) into %s\n",
 		m.Kind, m.ID, m.Sender, m.Reference, len(m.Files), *out)
 	return nil
+}
+
+// keys loads the configuration and its keys, without the state folder:
+// bundle seal and open work on files only.
+func (e *env) keys() (*config.Config, exchange.Keys, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, exchange.Keys{}, err
+	}
+	keys, err := exchange.LoadKeys(cfg)
+	return cfg, keys, err
 }
