@@ -103,48 +103,9 @@ func (b *partialBody) Close() error {
 	return b.err
 }
 
-// framedOut is partialBody for a producer that writes its output straight
-// into the pending chunk (the cipher encrypts into it): no copy.
-type framedOut struct {
-	w   io.Writer
-	buf []byte // [length octet][pending body octets], cap 1+chunkSize
-	err error
-}
-
-func newFramedOut(w io.Writer) *framedOut {
-	f := &framedOut{w: w, buf: make([]byte, 1, 1+chunkSize)}
-	f.buf[0] = 0xE0 | chunkPower
-	return f
-}
-
-// space returns the free part of the pending chunk.
-func (f *framedOut) space() []byte { return f.buf[len(f.buf):cap(f.buf)] }
-
-// fill marks n octets of space as written, sending the chunk when full.
-func (f *framedOut) fill(n int) error {
-	f.buf = f.buf[:len(f.buf)+n]
-	if len(f.buf) == cap(f.buf) {
-		if _, f.err = f.w.Write(f.buf); f.err != nil {
-			return f.err
-		}
-		f.buf = f.buf[:1]
-	}
-	return nil
-}
-
-// close sends what is pending with a definite length.
-func (f *framedOut) close() error {
-	rest := f.buf[1:]
-	hdr := appendLength(make([]byte, 0, 5), len(rest))
-	if _, f.err = f.w.Write(hdr); f.err == nil {
-		_, f.err = f.w.Write(rest)
-	}
-	return f.err
-}
-
-// mdcParallelMin is the write size from which the MDC's SHA-1 runs in its
-// own goroutine, beside the encryption of the same bytes.
-const mdcParallelMin = 16 << 10
+// seipdBuffers is how many chunk buffers a SEIPDv1 writer may use: the one
+// being filled and up to three queued or being encrypted.
+const seipdBuffers = 4
 
 // seipd1Writer writes a SEIPDv1 packet (RFC 4880 §5.13): version 1, then
 // AES-CFB with a zero IV (no resynchronisation) over a random prefix of a
@@ -152,12 +113,37 @@ const mdcParallelMin = 16 << 10
 // packet (0xD3 0x14 and the SHA-1 of everything before it, itself included
 // up to its length octet). crypto/cipher's CFB works a block at a time;
 // go-crypto's OCFB a byte at a time.
+//
+// The work is pipelined: the writer's goroutine hashes the plaintext
+// (SHA-1) and copies it into a chunk buffer; full chunks are queued to a
+// sender goroutine that encrypts each in place and writes it, framed with
+// a partial length, to w. So the cipher, the slowest step, does not share a
+// core with the hashes of the layers above (the signature's, the bundle's)
+// nor with reading the input. The sender runs while the queue holds chunks
+// and ends when it is empty (an abandoned writer leaves no goroutine); only
+// it touches w and the cipher after the start. At most seipdBuffers
+// buffers exist (memory stays flat); Close waits until all are back.
 type seipd1Writer struct {
-	out    *framedOut
-	cfb    cipher.Stream
-	mdc    hash.Hash
-	err    error
-	closed bool
+	w    io.Writer
+	cfb  cipher.Stream
+	mdc  hash.Hash
+	cur  []byte      // chunk being filled: [length octet][body], cap 1+chunkSize
+	skip int         // octets at the start of cur's body sent unencrypted (the version)
+	free chan []byte // buffers the sender is done with
+	made int         // buffers allocated
+	err  error       // the caller side's
+
+	mu      sync.Mutex
+	queue   []seipdChunk // chunks to encrypt and send, in order
+	running bool         // a sender goroutine is running
+	werr    error        // the sender's first error
+}
+
+// seipdChunk is a full chunk, or the last one, to encrypt and send.
+type seipdChunk struct {
+	buf  []byte
+	skip int
+	last bool
 }
 
 // newSEIPD1 starts a SEIPDv1 packet in w encrypted with AES-256 under key.
@@ -169,8 +155,9 @@ func newSEIPD1(w io.Writer, key []byte) (*seipd1Writer, error) {
 	if _, err := w.Write([]byte{newFormatHeader(tagSEIPD)}); err != nil {
 		return nil, err
 	}
-	s := &seipd1Writer{out: newFramedOut(w), cfb: cipher.NewCFBEncrypter(block, make([]byte, aes.BlockSize)), mdc: sha1.New()}
-	s.out.buf = append(s.out.buf, 1) // packet version
+	s := &seipd1Writer{w: w, cfb: cipher.NewCFBEncrypter(block, make([]byte, aes.BlockSize)), mdc: sha1.New(),
+		cur: newChunk(), made: 1, free: make(chan []byte, seipdBuffers)}
+	s.cur, s.skip = append(s.cur, 1), 1 // packet version
 	prefix := make([]byte, aes.BlockSize+2)
 	if _, err := io.ReadFull(rand.Reader, prefix[:aes.BlockSize]); err != nil {
 		return nil, fmt.Errorf("random prefix: %w", err)
@@ -182,48 +169,142 @@ func newSEIPD1(w io.Writer, key []byte) (*seipd1Writer, error) {
 	return s, nil
 }
 
+// newChunk returns an empty chunk buffer with the partial length octet.
+func newChunk() []byte {
+	b := make([]byte, 1, 1+chunkSize)
+	b[0] = 0xE0 | chunkPower
+	return b
+}
+
 func (s *seipd1Writer) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
-	if len(p) < mdcParallelMin {
-		s.mdc.Write(p)
-		return len(p), s.encrypt(p)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { s.mdc.Write(p) })
-	err := s.encrypt(p)
-	wg.Wait()
-	return len(p), err
+	s.mdc.Write(p)
+	return len(p), s.put(p)
 }
 
-// encrypt encrypts p into the framed output (not hashing it).
-func (s *seipd1Writer) encrypt(p []byte) error {
+// put copies p into the pending chunk (not hashing it), queueing each chunk
+// that fills.
+func (s *seipd1Writer) put(p []byte) error {
 	for len(p) > 0 {
-		dst := s.out.space()
-		n := min(len(dst), len(p))
-		s.cfb.XORKeyStream(dst[:n], p[:n])
-		if err := s.out.fill(n); err != nil {
-			s.err = err
-			return err
+		c := copy(s.cur[len(s.cur):cap(s.cur)], p)
+		s.cur, p = s.cur[:len(s.cur)+c], p[c:]
+		if len(s.cur) == cap(s.cur) {
+			if err := s.flush(false); err != nil {
+				return err
+			}
 		}
-		p = p[n:]
 	}
 	return nil
 }
 
-// Close appends the MDC packet and ends the SEIPD packet.
+// flush queues the pending chunk and takes a free buffer for the next; the
+// last chunk it waits for, with all before it.
+func (s *seipd1Writer) flush(last bool) error {
+	s.mu.Lock()
+	err := s.werr
+	if err == nil {
+		s.queue = append(s.queue, seipdChunk{s.cur, s.skip, last})
+	}
+	start := err == nil && !s.running
+	if start {
+		s.running = true
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.err = err
+		return err
+	}
+	if start {
+		go s.sendQueued()
+	}
+	s.cur, s.skip = nil, 0
+	if last {
+		for range s.made {
+			<-s.free
+		}
+		s.made = 0
+	} else {
+		s.cur = s.buffer()
+	}
+	s.mu.Lock()
+	err = s.werr
+	s.mu.Unlock()
+	if err != nil {
+		s.err = err
+	}
+	return err
+}
+
+// buffer returns an empty chunk buffer: a free one, or a new one while
+// fewer than seipdBuffers exist.
+func (s *seipd1Writer) buffer() []byte {
+	if s.made < seipdBuffers {
+		select {
+		case b := <-s.free:
+			return b[:1]
+		default:
+		}
+		s.made++
+		return newChunk()
+	}
+	return (<-s.free)[:1]
+}
+
+// sendQueued encrypts and sends the queued chunks in order until the queue
+// is empty, handing each buffer back (unsent after an error).
+func (s *seipd1Writer) sendQueued() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		c := s.queue[0]
+		s.queue = s.queue[1:]
+		failed := s.werr != nil
+		s.mu.Unlock()
+		if !failed {
+			if err := s.send(c); err != nil {
+				s.mu.Lock()
+				s.werr = err
+				s.mu.Unlock()
+			}
+		}
+		s.free <- c.buf
+	}
+}
+
+// send encrypts c's body after its first skip octets in place and writes
+// it to w.
+func (s *seipd1Writer) send(c seipdChunk) error {
+	body := c.buf[1:]
+	s.cfb.XORKeyStream(body[c.skip:], body[c.skip:])
+	if !c.last {
+		_, err := s.w.Write(c.buf)
+		return err
+	}
+	if _, err := s.w.Write(appendLength(make([]byte, 0, 5), len(body))); err != nil {
+		return err
+	}
+	_, err := s.w.Write(body)
+	return err
+}
+
+// Close appends the MDC packet, ends the SEIPD packet and returns when all
+// of it has been written to w.
 func (s *seipd1Writer) Close() error {
 	if s.err != nil {
 		return s.err
 	}
 	tag := []byte{0xD3, 0x14}
 	s.mdc.Write(tag)
-	if err := s.encrypt(s.mdc.Sum(tag)); err != nil {
+	if err := s.put(s.mdc.Sum(tag)); err != nil {
 		return err
 	}
-	if err := s.out.close(); err != nil {
-		s.err = err
+	if err := s.flush(true); err != nil {
 		return err
 	}
 	s.err = errors.New("seal: encrypted data packet already closed")

@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"testing"
 )
@@ -120,5 +121,47 @@ func TestOpenSEIPD1Path(t *testing.T) {
 		bad[off] ^= 1
 		_, _, err := openBytes(bad, them.self, us.peer(t), OpenOptions{})
 		wantRefusal(t, err, ErrIntegrity)
+	}
+}
+
+// failAfter accepts limit octets, then fails every write.
+type failAfter struct{ limit int }
+
+var errFailAfter = errors.New("disk full")
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.limit {
+		f.limit = 0
+		return 0, errFailAfter
+	}
+	f.limit -= len(p)
+	return len(p), nil
+}
+
+// A write error of the destination, met by the SEIPDv1 writer's sender
+// goroutine, reaches the caller from a later Write or from Close, at
+// every point of the stream, and the writer stays failed.
+func TestSealSEIPD1WriteError(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	data := make([]byte, 3*chunkSize+100)
+	for _, limit := range []int{2000, chunkSize / 2, 2 * chunkSize, 3*chunkSize + 50} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			sw, err := Seal(&failAfter{limit: limit}, us.self, them.peer(t), SealOptions{Profile: ProfileRFC4880})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, werr := sw.Write(data)
+			cerr := sw.Close()
+			if werr == nil && cerr == nil {
+				t.Fatal("Write and Close succeeded over a failing destination")
+			}
+			if werr != nil && !errors.Is(werr, errFailAfter) || werr == nil && !errors.Is(cerr, errFailAfter) {
+				t.Fatalf("got Write %v, Close %v; want %v", werr, cerr, errFailAfter)
+			}
+			if sw.Close() == nil {
+				t.Fatal("a second Close succeeded")
+			}
+		})
 	}
 }
