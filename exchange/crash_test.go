@@ -257,3 +257,27 @@ func checkBothWays(t *testing.T, w *world, sent map[string][]string) {
 		}
 	}
 }
+
+// TestNoResendAfterLoggedUpload kills the sender after it recorded an
+// upload but before it removed the claim, lets the partner take the bundle
+// off the drop, and checks that the next run does not send it again.
+func TestNoResendAfterLoggedUpload(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	w.send(us, uk, "once", "", map[string]string{"one.txt": "sent once"})
+	if !runBinary(t, w.sides[us], uk, "push.logged") {
+		t.Fatal("the run was not killed at push.logged")
+	}
+	if res := w.run(uk, us); res.Filed != 1 {
+		t.Fatalf("partner filed %d bundles, want 1", res.Filed)
+	}
+	runBinary(t, w.sides[us], uk, "")
+	if left := w.drop(us, uk); len(left) != 0 {
+		t.Fatalf("the bundle was sent again after its upload was recorded: drop holds %v", left)
+	}
+	if n := len(w.records(us, audit.EvUploaded)); n != 1 {
+		t.Fatalf("log holds %d bundle.uploaded records, want 1", n)
+	}
+	if left := names(t, w.sides[us].state("work", uk, "out")); len(left) != 0 {
+		t.Fatalf("claims left: %v", left)
+	}
+}

@@ -114,6 +114,12 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 	var sum string
 	fi, err := os.Stat(sent)
 	resumed := err == nil
+	if resumed && r.e.logged(audit.EvUploaded, r.id, meta.ID) {
+		// Published and recorded before a crash took the claim's removal:
+		// the partner may have taken it off the drop already, so it is not
+		// sent again.
+		return dropClaim(claim)
+	}
 	if resumed {
 		size = fi.Size()
 		if sum, err = fileSHA256(sent); err != nil {
@@ -136,13 +142,11 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 		return fmt.Errorf("push %s/%s: %w", r.id, meta.ID, err)
 	}
 	crashpoint("push.published")
-	if !resumed || !r.e.logged(audit.EvUploaded, r.id, meta.ID) {
-		if err := r.record(audit.Record{Event: audit.EvUploaded, Bundle: meta.ID, Kind: meta.Kind, File: name,
-			Bytes: size, SHA256: sum, Reference: meta.Reference, InReplyTo: meta.InReplyTo}, nil); err != nil {
-			return err
-		}
-		r.count(func(res *Result) { res.Pushed++ })
+	if err := r.record(audit.Record{Event: audit.EvUploaded, Bundle: meta.ID, Kind: meta.Kind, File: name,
+		Bytes: size, SHA256: sum, Reference: meta.Reference, InReplyTo: meta.InReplyTo}, nil); err != nil {
+		return err
 	}
+	r.count(func(res *Result) { res.Pushed++ })
 	crashpoint("push.logged")
 	return dropClaim(claim)
 }
