@@ -124,12 +124,8 @@ func cmdAuditVerify(e *env, args []string) error {
 	cp := fs.String("checkpoint", "", "also check this signed checkpoint and that the log still holds its head")
 	key := fs.String("key", "", "with --checkpoint: the signer's public key file (default: our key from the configuration)")
 	fp := fs.String("fingerprint", "", "with --key: the fingerprint the key must have (default: every key in the file)")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("audit verify takes no arguments, got %q", rest[0])
 	}
 	if (*key != "" || *fp != "") && *cp == "" || *fp != "" && *key == "" {
 		return usagef("--key goes with --checkpoint, and --fingerprint with --key")

@@ -10,12 +10,8 @@ func cmdAuditCheckpoint(e *env, args []string) error {
 			"  sealpost audit checkpoint -o - | mail -s 'sealpost checkpoint' auditor@example.org\n"+
 			"  gpg --verify checkpoint-20261127T020000Z-000000001234.asc   # anyone with our public key")
 	out := fs.String("o", "", "write the signed checkpoint to FILE (\"-\": standard output; default: audit.checkpoint_dir)")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("audit checkpoint takes no arguments, got %q", rest[0])
 	}
 	eng, err := e.engine()
 	if err != nil {

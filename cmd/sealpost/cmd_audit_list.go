@@ -29,12 +29,8 @@ func cmdAuditList(e *env, args []string) error {
 	format := fs.String("format", audit.FormatTable, "table, json (one object a line) or csv")
 	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
 	when := fs.when()
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("audit list takes no arguments, got %q", rest[0])
 	}
 	since, until, err := when.parse()
 	if err != nil {

@@ -17,12 +17,8 @@ func cmdAuditReport(e *env, args []string) error {
 	partner := fs.String("partner", "", "only this partner")
 	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
 	when := fs.when()
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("audit report takes no arguments, got %q", rest[0])
 	}
 	if *html == "" {
 		return usagef("audit report needs --html FILE")

@@ -17,12 +17,8 @@ func cmdCheck(e *env, args []string) error {
 			"Marks: ✓ passed, ! works but needs attention (does not fail), ✗ failed.\n"+
 			"Exit 0 when nothing failed, 1 when a check failed, 2 when the configuration does not load.")
 	partner := fs.String("partner", "", "only this partner")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("check takes no arguments, got %q", rest[0])
 	}
 	path, err := e.configFile()
 	if err != nil {

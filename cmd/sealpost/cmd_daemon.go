@@ -19,12 +19,8 @@ func cmdDaemon(e *env, args []string) error {
 			"  sealpost --log-format json daemon     # for journald or a log shipper\n"+
 			"  kill -HUP $(pidof sealpost)           # reload the configuration (systemctl reload sealpost)\n"+
 			"  curl -s http://127.0.0.1:9464/metrics # with metrics.listen set")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("daemon takes no arguments, got %q", rest[0])
 	}
 	eng, err := e.engine()
 	if err != nil {

@@ -13,15 +13,12 @@ func cmdDemo(e *env, args []string) error {
 	fs := e.newFlags("demo", "demo [--keep DIR]",
 		"  sealpost demo\n  sealpost demo --keep /tmp/sealpost-demo   # keep the world to look around")
 	keep := fs.String("keep", "", "build the world in DIR and keep it (default: a temporary folder, removed)")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("demo takes no arguments, got %q", rest[0])
 	}
 	dir := *keep
 	if dir == "" {
+		var err error
 		if dir, err = os.MkdirTemp("", "sealpost-demo-"); err != nil {
 			return err
 		}

@@ -15,12 +15,8 @@ func cmdRun(e *env, args []string) error {
 	partner := fs.String("partner", "", "only this partner")
 	pushOnly := fs.Bool("push-only", false, "only push (outbox → partner)")
 	pullOnly := fs.Bool("pull-only", false, "only pull (partner → inbox), and send the receipts it owes")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("run takes no arguments, got %q", rest[0])
 	}
 	if *pushOnly && *pullOnly {
 		return usagef("--push-only and --pull-only exclude each other")

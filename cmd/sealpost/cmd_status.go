@@ -18,12 +18,8 @@ func cmdStatus(e *env, args []string) error {
 			"with their expiry (ROTATE SOON within 30 days).")
 	partner := fs.String("partner", "", "only this partner")
 	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usagef("status takes no arguments, got %q", rest[0])
 	}
 	eng, err := e.engine()
 	if err != nil {

@@ -273,6 +273,16 @@ func (e *env) newFlags(name, usage, examples string) *flags {
 	return &flags{FlagSet: fs, help: help}
 }
 
+// parseNoArgs parses the flags of a subcommand that takes no positional
+// arguments, and refuses any.
+func parseNoArgs(fs *flags, args []string) error {
+	rest, err := parse(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = usagef("%s takes no arguments, got %q", fs.Name(), rest[0])
+	}
+	return err
+}
+
 // parse parses a subcommand's flags, allowing flags after the positional
 // arguments too ("send a.pdf --to uk-hmrc").
 func parse(fs *flags, args []string) ([]string, error) {
