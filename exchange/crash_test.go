@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
 )
 
 var (
@@ -279,5 +280,40 @@ func TestNoResendAfterLoggedUpload(t *testing.T) {
 	}
 	if left := names(t, w.sides[us].state("work", uk, "out")); len(left) != 0 {
 		t.Fatalf("claims left: %v", left)
+	}
+}
+
+// TestCrashWhileQuarantining kills the receiver after it recorded a
+// refusal but before it moved the file into quarantine: the next run
+// finishes the move without a second record or a second receipt, and an
+// older quarantined file of the same name is kept.
+func TestCrashWhileQuarantining(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
+	q := w.sides[uk].state("quarantine", us)
+	must(t, os.WriteFile(filepath.Join(q, name), []byte("an older refused file"), 0o600))
+	must(t, os.WriteFile(filepath.Join(q, name+".reason.json"), []byte(`{"file":"`+name+`","reason":"older"}`), 0o600))
+	must(t, os.WriteFile(filepath.Join(w.srv.root, us+"-to-"+uk, name), []byte("garbage"), 0o644))
+	if !runBinary(t, w.sides[uk], us, "pull.rejected") {
+		t.Fatal("the run was not killed at pull.rejected")
+	}
+	if res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true); res.Err != nil || res.Pushed != 1 {
+		t.Fatalf("recovery run: pushed %d receipts, err %v; want the one rejected receipt", res.Pushed, res.Err)
+	}
+	if got := len(w.records(uk, audit.EvRejected)); got != 1 {
+		t.Fatalf("%d bundle.rejected records, want 1", got)
+	}
+	if data, _ := os.ReadFile(filepath.Join(q, name)); string(data) != "an older refused file" {
+		t.Fatalf("the older quarantined file was overwritten: %q", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(q, name+".1")); string(data) != "garbage" {
+		t.Fatalf("the refused file is not in quarantine as %s.1: %q", name, data)
+	}
+	if left := names(t, w.sides[uk].state("work", us, "in")); len(left) != 0 {
+		t.Fatalf("work/in still holds %v", left)
+	}
+	w.run(us, uk)
+	if got := len(w.records(us, audit.EvReceipt)); got != 1 {
+		t.Fatalf("sender got %d receipts for the refused file, want 1", got)
 	}
 }

@@ -189,12 +189,24 @@ func exists(path string) bool {
 // the partner's bundle. It reads the whole log, so only recovery uses it:
 // to tell whether an interrupted run recorded its last step.
 func (e *Engine) logged(event, partner, bundleID string) bool {
+	return e.loggedWhere(func(rec audit.Record) bool {
+		return rec.Event == event && rec.Partner == partner && rec.Bundle == bundleID && rec.Outcome == audit.OutcomeOK
+	})
+}
+
+// loggedWhere reports whether the exchange log holds a record for which
+// match is true; like logged, for recovery only.
+func (e *Engine) loggedWhere(match func(audit.Record) bool) bool {
 	found := false
 	audit.Scan(e.dirs.audit(), func(rec audit.Record) error {
-		if rec.Event == event && rec.Partner == partner && rec.Bundle == bundleID && rec.Outcome == "ok" {
+		if match(rec) {
 			found = true
+			return errFound
 		}
 		return nil
 	})
 	return found
 }
+
+// errFound stops a log scan at the record looked for.
+var errFound = errors.New("found")

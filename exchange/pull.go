@@ -443,15 +443,26 @@ func (r *partnerRun) keepCiphertext(in incoming) error {
 }
 
 // quarantine moves a refused file to quarantine/<p>/ with a reason, logs
-// it, and owes the partner a rejected receipt (unless it is a receipt).
+// it, and owes the partner a rejected receipt (unless it is a receipt). The
+// rejection is logged before the file leaves work/<p>/in, so a crash
+// between the two is finished by the next run without a second record.
 func (r *partnerRun) quarantine(in incoming, m *bundle.Manifest, code string, cause error, recovering bool) error {
 	qdir := r.e.dirs.quarantine(r.id)
-	reason := filepath.Join(qdir, in.name+".reason.json")
 	id := ""
 	if m != nil {
 		id = m.ID
 	}
-	if !(recovering && exists(reason)) {
+	rec := audit.Record{Event: audit.EvRejected, Outcome: audit.OutcomeRejected, Bundle: id, Kind: in.kind,
+		File: in.name, Bytes: in.size, SHA256: in.sha256, Code: code, Error: cause.Error()}
+	reason, logged := "", false
+	if recovering {
+		if reason = pendingReason(qdir, in); reason != "" {
+			logged = r.e.loggedWhere(func(l audit.Record) bool {
+				return l.Event == rec.Event && l.Partner == r.id && l.File == in.name && l.SHA256 == in.sha256
+			})
+		}
+	}
+	if reason == "" {
 		if in.kind != bundle.KindReceipt {
 			if err := r.oweReceipt(in, id, "", bundle.StatusRejected, code, cause.Error()); err != nil {
 				return err
@@ -464,12 +475,36 @@ func (r *partnerRun) quarantine(in incoming, m *bundle.Manifest, code string, ca
 			return &localError{fmt.Errorf("write %s: %w", reason, err)}
 		}
 	}
+	if !logged {
+		if err := r.record(rec, nil); err != nil {
+			return err
+		}
+	}
+	crashpoint("pull.rejected")
 	dst := strings.TrimSuffix(reason, ".reason.json")
 	if err := fsx.Rename(in.path, dst); err != nil {
 		return &localError{fmt.Errorf("quarantine %s: %w", in.name, err)}
 	}
 	r.res.Refused++
 	r.e.logger.Warn("bundle refused", "partner", r.id, "file", in.name, "code", code, "err", cause, "moved_to", dst)
-	return r.record(audit.Record{Event: audit.EvRejected, Outcome: "rejected", Bundle: id, Kind: in.kind,
-		File: in.name, Bytes: in.size, SHA256: in.sha256, Code: code, Error: cause.Error()}, nil)
+	return nil
+}
+
+// pendingReason finds the reason an interrupted run wrote for this very
+// file (same name, same bytes) but did not move the file beside: "" when
+// there is none.
+func pendingReason(qdir string, in incoming) string {
+	for i := 0; ; i++ {
+		p := filepath.Join(qdir, in.name)
+		if i > 0 {
+			p = fmt.Sprintf("%s.%d", p, i)
+		}
+		if !exists(p + ".reason.json") {
+			return ""
+		}
+		var rj reasonFile
+		if !exists(p) && readJSON(p+".reason.json", &rj) == nil && rj.SHA256 == in.sha256 {
+			return p + ".reason.json"
+		}
+	}
 }
