@@ -130,12 +130,17 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 	if err := writeJSON(reason, rj); err != nil {
 		return &localError{err}
 	}
+	// Recorded before the drop is cleaned: a crash in between leaves the
+	// file listed again, and alreadyReceived then only cleans it up.
+	if err := r.record(audit.Record{Event: audit.EvRejected, Outcome: audit.OutcomeRejected, Kind: in.kind, File: ent.Name,
+		Bytes: ent.Size, SHA256: in.sha256, Code: "limits", Error: cause.Error()}, nil); err != nil {
+		return err
+	}
+	r.res.Refused++
 	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
 		return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 	}
-	r.res.Refused++
-	return r.record(audit.Record{Event: audit.EvRejected, Outcome: "rejected", Kind: in.kind, File: ent.Name,
-		Bytes: ent.Size, SHA256: in.sha256, Code: "limits", Error: cause.Error()}, nil)
+	return nil
 }
 
 // alreadyReceived reports whether a remote file of that name and size was
