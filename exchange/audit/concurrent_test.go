@@ -137,10 +137,18 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 		procs = append(procs, cmd)
 	}
+	alongside(t, procs, []string{"g0", "g1", "g2"}, func(id string) error { return appendAs(dir, id, writers[id]) })
+	checkWriters(t, dir, writers)
+}
+
+// alongside runs fn for each goroutine id while the helper processes run,
+// waits for all of them, and fails the test on any error.
+func alongside(t *testing.T, procs []*exec.Cmd, ids []string, fn func(id string) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for _, id := range []string{"g0", "g1", "g2"} {
-		wg.Go(func() { errs <- appendAs(dir, id, writers[id]) })
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		wg.Go(func() { errs <- fn(id) })
 	}
 	for _, cmd := range procs {
 		if err := cmd.Wait(); err != nil {
@@ -154,5 +162,4 @@ func TestConcurrentProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkWriters(t, dir, writers)
 }

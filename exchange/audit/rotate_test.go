@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 )
 
@@ -152,23 +151,7 @@ func TestRotateConcurrentProcesses(t *testing.T) {
 		}
 		procs = append(procs, cmd)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for _, id := range []string{"g0", "g1"} {
-		wg.Go(func() { errs <- appendRotating(dir, id, writers[id]) })
-	}
-	for _, cmd := range procs {
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("helper process: %v", err)
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	alongside(t, procs, []string{"g0", "g1"}, func(id string) error { return appendRotating(dir, id, writers[id]) })
 	checkWriters(t, dir, writers)
 	sum, _ := Verify(dir)
 	if len(sum.Files) < 10 {
