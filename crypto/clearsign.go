@@ -43,8 +43,8 @@ var ErrNotClearSigned = errors.New("not an OpenPGP cleartext-signed message")
 
 // VerifyClearSigned checks a cleartext-signed message made by one of
 // signer's pinned keys and returns the signed text (line endings as
-// written, without a final newline) and the signer's primary
-// fingerprint. Text before or after the signed block is ignored and never
+// written, without a final newline) and the pinned fingerprint that
+// vouches for the signer (see Message.Signer). Text before or after the signed block is ignored and never
 // returned. A bad signature wraps ErrUnsigned, one by a key not pinned
 // ErrUnknownSigner.
 func VerifyClearSigned(data []byte, signer *Peer) ([]byte, string, error) {
@@ -54,15 +54,23 @@ func VerifyClearSigned(data []byte, signer *Peer) ([]byte, string, error) {
 	}
 	p := signer.fresh()
 	cfg := policyConfig(time.Now().Add(MaxClockSkew))
-	_, ent, err := openpgp.VerifyDetachedSignature(openpgp.EntityList(p.entities), bytes.NewReader(b.Bytes), b.ArmoredSignature.Body, cfg)
+	md, err := openpgp.VerifyDetachedSignatureReader(peerRing{p}, bytes.NewReader(b.Bytes), b.ArmoredSignature.Body, cfg)
+	if err == nil {
+		if _, err = io.Copy(io.Discard, md.UnverifiedBody); err == nil {
+			err = md.SignatureError
+		}
+	}
 	switch {
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
 		return nil, "", fmt.Errorf("%w: the signer is not a pinned key", ErrUnknownSigner)
 	case err != nil:
 		return nil, "", fmt.Errorf("%w: %v", ErrUnsigned, err)
-	}
-	if ent == nil || !p.pins(ent) {
+	case md.SignedBy == nil:
 		return nil, "", fmt.Errorf("%w: the signer is not a pinned key", ErrUnknownSigner)
 	}
-	return b.Plaintext, fingerprint(ent), nil
+	fp, ok := p.signerPinned(md.SignedBy)
+	if !ok {
+		return nil, "", fmt.Errorf("%w: the signer %s is not a pinned key", ErrUnknownSigner, fp)
+	}
+	return b.Plaintext, fp, nil
 }

@@ -32,10 +32,14 @@ type Self struct {
 	public     *openpgp.Entity // our public key alone, for Public
 }
 
-// Peer is a partner's public keys, reduced to the entities whose primary
-// key (or a subkey) has a pinned fingerprint.
+// Peer is a partner's public keys, reduced to what is pinned: the
+// entities whose primary key is pinned (we encrypt to them and accept
+// their signatures), and the entities kept only for a pinned signing
+// subkey with a valid back-signature (that subkey alone may verify; nothing
+// in them is ever encrypted to).
 type Peer struct {
 	entities []*openpgp.Entity
+	signers  []*openpgp.Entity
 	pinned   map[string]bool
 }
 
@@ -167,6 +171,9 @@ func (p *Peer) fresh() *Peer {
 	for _, e := range p.entities {
 		c.entities = append(c.entities, cloneEntity(e))
 	}
+	for _, e := range p.signers {
+		c.signers = append(c.signers, cloneEntity(e))
+	}
 	return c
 }
 
@@ -212,12 +219,18 @@ func (s *Self) Public() *Peer {
 	return &Peer{entities: []*openpgp.Entity{s.public}, pinned: map[string]bool{s.Fingerprint(): true}}
 }
 
-// LoadPeer reads a partner's public key(s) from path, armoured or binary, and
-// keeps only the entities whose primary key or one of its subkeys has a
-// fingerprint in pinned (40 or 64 hex digits, any case, spaces ignored).
-// Keys not pinned are dropped: they are never used to verify or encrypt.
-// When no key is pinned it returns an error wrapping ErrNotPinned that names
-// the file and the fingerprints found.
+// LoadPeer reads a partner's public key(s) from path, armoured or binary.
+// pinned lists fingerprints (40 or 64 hex digits, any case, spaces ignored).
+// It keeps an entity only if its primary key is pinned: Seal encrypts to
+// those alone and Open accepts their signatures. A pinned subkey counts
+// only as a signing subkey bound to its primary with a valid back-signature:
+// its entity is kept for that subkey to verify signatures, and is never
+// encrypted to. Everything else in the file is dropped (CheckKeyFile
+// reports what of it would be usable). It refuses a file holding secret key
+// material, one where a kept key occurs twice (two copies of a pinned key
+// would leave the choice between them, and a revocation in one of them, to
+// the order of the file), and one with no pinned primary key (an error
+// wrapping ErrNotPinned that names the file and the fingerprints found).
 func LoadPeer(path string, pinned []string) (*Peer, error) {
 	ents, err := readKeyFile(path)
 	if err != nil {
@@ -227,23 +240,127 @@ func LoadPeer(path string, pinned []string) (*Peer, error) {
 	for _, fp := range pinned {
 		p.pinned[normFingerprint(fp)] = true
 	}
+	if err := noSecretKeys(ents); err != nil {
+		return nil, fmt.Errorf("public key file %s: %w", path, err)
+	}
 	var found []string
 	for _, e := range ents {
 		found = append(found, fingerprint(e))
-		if p.pins(e) {
+		switch {
+		case p.pinned[fingerprint(e)]:
 			p.entities = append(p.entities, e)
+		case len(p.pinnedSigningSubkeys(e)) > 0:
+			p.signers = append(p.signers, e)
 		}
 	}
 	if len(p.entities) == 0 {
-		return nil, fmt.Errorf("public key file %s: keys found %s: %w",
+		return nil, fmt.Errorf("public key file %s: no pinned primary key among the keys found %s: %w",
 			path, strings.Join(found, ", "), ErrNotPinned)
 	}
-	for _, e := range p.entities {
-		if err := checkStrength(e.PrimaryKey); err != nil {
-			return nil, fmt.Errorf("public key file %s: key %s: %w", path, fingerprint(e), err)
-		}
+	if err := p.checkKept(); err != nil {
+		return nil, fmt.Errorf("public key file %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// checkKept refuses kept keys too weak to ever be used, and a key that
+// occurs twice among the kept entities.
+func (p *Peer) checkKept() error {
+	for _, e := range p.entities {
+		if err := checkStrength(e.PrimaryKey); err != nil {
+			return fmt.Errorf("key %s: %w", fingerprint(e), err)
+		}
+	}
+	for _, e := range p.signers {
+		for _, sk := range p.pinnedSigningSubkeys(e) {
+			if err := checkStrength(sk.PublicKey); err != nil {
+				return fmt.Errorf("signing subkey %s: %w", hexFingerprint(sk.PublicKey), err)
+			}
+		}
+	}
+	return onceEach(append(slices.Clip(p.entities), p.signers...))
+}
+
+// onceEach refuses a key id that occurs twice in ents, as a primary key or
+// a subkey: go-crypto would take whichever entity comes first.
+func onceEach(ents []*openpgp.Entity) error {
+	seen := map[uint64]string{}
+	for _, e := range ents {
+		for _, pk := range allKeys(e) {
+			if other, ok := seen[pk.KeyId]; ok {
+				return fmt.Errorf("key %s occurs twice (in the entities of %s and %s): the file must hold each key once (gpg --export merges copies)",
+					hexFingerprint(pk), other, fingerprint(e))
+			}
+			seen[pk.KeyId] = fingerprint(e)
+		}
+	}
+	return nil
+}
+
+// allKeys returns e's primary key and subkeys.
+func allKeys(e *openpgp.Entity) []*packet.PublicKey {
+	keys := []*packet.PublicKey{e.PrimaryKey}
+	for _, sk := range e.Subkeys {
+		keys = append(keys, sk.PublicKey)
+	}
+	return keys
+}
+
+// noSecretKeys refuses secret key material in a partner's key file: a
+// partner sends only its public key, and a secret key sent is a key exposed.
+func noSecretKeys(ents []*openpgp.Entity) error {
+	for _, e := range ents {
+		secret := e.PrivateKey != nil
+		for _, sk := range e.Subkeys {
+			secret = secret || sk.PrivateKey != nil
+		}
+		if secret {
+			return fmt.Errorf("key %s: holds secret key material; a partner's key file must hold public keys only", fingerprint(e))
+		}
+	}
+	return nil
+}
+
+// pinnedSigningSubkeys returns e's subkeys that are pinned and qualify as
+// signing subkeys (see signingSubkeyError).
+func (p *Peer) pinnedSigningSubkeys(e *openpgp.Entity) []*openpgp.Subkey {
+	var out []*openpgp.Subkey
+	for i := range e.Subkeys {
+		sk := &e.Subkeys[i]
+		if p.pinned[hexFingerprint(sk.PublicKey)] && signingSubkeyError(sk) == nil {
+			out = append(out, sk)
+		}
+	}
+	return out
+}
+
+// signingSubkeyError says why sk does not count as a signing subkey: its
+// latest valid binding signature by its primary key must flag it for
+// signing and carry a valid back-signature (the embedded primary key
+// binding signature, made by sk itself: go-crypto verifies it with the
+// binding of any subkey flagged for signing).
+func signingSubkeyError(sk *openpgp.Subkey) error {
+	sig, err := cloneSubkey(sk).LatestValidBindingSignature(time.Time{}, policyConfig(time.Now()))
+	switch {
+	case err != nil:
+		return fmt.Errorf("is not validly bound to its primary key %s (a binding signature with a back-signature is required): %w",
+			hexFingerprint(sk.Primary.PrimaryKey), err)
+	case !sig.FlagsValid || !sig.FlagSign:
+		return fmt.Errorf("is not flagged for signing by its primary key %s; a pinned subkey counts only as a signing subkey",
+			hexFingerprint(sk.Primary.PrimaryKey))
+	case sig.EmbeddedSignature == nil:
+		return fmt.Errorf("has no back-signature for its primary key %s", hexFingerprint(sk.Primary.PrimaryKey))
+	}
+	return nil
+}
+
+// cloneSubkey copies sk with unverified signature wrappers, so that a
+// check leaves no cached result in the entity.
+func cloneSubkey(sk *openpgp.Subkey) *openpgp.Subkey {
+	c := *sk
+	c.Bindings = cloneSigs(sk.Bindings)
+	c.Revocations = cloneSigs(sk.Revocations)
+	return &c
 }
 
 // checkStrength refuses a pinned key that Open would never accept a
@@ -263,17 +380,13 @@ func checkStrength(pk *packet.PublicKey) error {
 	return nil
 }
 
-// pins reports whether e's primary key or one of its subkeys is pinned.
-func (p *Peer) pins(e *openpgp.Entity) bool {
-	if p.pinned[hex.EncodeToString(e.PrimaryKey.Fingerprint)] {
-		return true
+// pinnedSubkey reports whether k is a subkey of one of p's signer
+// entities whose fingerprint is pinned.
+func (p *Peer) pinnedSubkey(k *openpgp.Key) bool {
+	if k.IsPrimary() || !p.pinned[hexFingerprint(k.PublicKey)] {
+		return false
 	}
-	for _, sk := range e.Subkeys {
-		if p.pinned[hex.EncodeToString(sk.PublicKey.Fingerprint)] {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(p.signers, k.Entity)
 }
 
 // Fingerprints returns the primary fingerprints of the peer's pinned keys.

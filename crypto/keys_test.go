@@ -119,19 +119,6 @@ func TestLoadPeerPinning(t *testing.T) {
 	}
 }
 
-// A pinned signing-capable subkey fingerprint selects its entity too.
-func TestLoadPeerPinnedSubkey(t *testing.T) {
-	them := cachedParty(t, "them-ed25519", KeyEd25519)
-	sub := hexFingerprint(them.self.entity.Subkeys[0].PublicKey)
-	peer, err := LoadPeer(them.publicPath, []string{sub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fps := peer.Fingerprints(); len(fps) != 1 || fps[0] != them.fp {
-		t.Fatalf("fingerprints %v", fps)
-	}
-}
-
 func TestSelfPublicIsPinnedToSelf(t *testing.T) {
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	pub := us.self.Public()

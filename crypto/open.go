@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -176,8 +177,10 @@ func decompressionBound(maxBytes int64) *int64 {
 // Armored reports whether the message was ASCII-armoured.
 func (m *Message) Armored() bool { return m.armored }
 
-// Signer returns the primary fingerprint (lowercase hex) of the verified
-// signer; it is "" until Read has returned io.EOF.
+// Signer returns the pinned fingerprint (lowercase hex) that vouches for
+// the verified signer: its primary key's, or its own when the signer is a
+// pinned signing subkey whose primary is not pinned. It is "" until Read
+// has returned io.EOF.
 func (m *Message) Signer() string { return m.signer }
 
 // Read reads plaintext. See Message for what io.EOF and errors mean.
@@ -267,21 +270,24 @@ func classifySignature(err error, sel *openpgp.SignatureCandidate) error {
 	return refuse(ErrUnsigned, err)
 }
 
-// signerPinned returns the signer's primary fingerprint and whether the
-// signer is one of p's entities with its primary or signing key pinned.
+// signerPinned returns the pinned fingerprint that vouches for the signing
+// key k, and whether there is one: the primary's when k belongs to one of
+// p's primary-pinned entities, k's own when k is a pinned signing subkey
+// of one of p's signer entities (whose primary key never verifies).
 func (p *Peer) signerPinned(k *openpgp.Key) (string, bool) {
 	fp := hex.EncodeToString(k.Entity.PrimaryKey.Fingerprint)
-	for _, e := range p.entities {
-		if e == k.Entity {
-			return fp, p.pinned[fp] || p.pinned[hex.EncodeToString(k.PublicKey.Fingerprint)]
-		}
+	if slices.Contains(p.entities, k.Entity) {
+		return fp, p.pinned[fp]
+	}
+	if p.pinnedSubkey(k) {
+		return hexFingerprint(k.PublicKey), true
 	}
 	return fp, false
 }
 
 // keyRing offers Open's two key sets to go-crypto: our own key only under the
 // ids of our decryption-only keys (and the wildcard id 0 of hidden
-// recipients), the partner's pinned keys under all their ids.
+// recipients), the partner's keys as peerRing offers them.
 type keyRing struct {
 	self        *Self
 	from        *Peer
@@ -290,12 +296,7 @@ type keyRing struct {
 
 // EntitiesById implements openpgp.KeyRing.
 func (r *keyRing) EntitiesById(id uint64) []*openpgp.Entity {
-	var out []*openpgp.Entity
-	for _, e := range r.from.entities {
-		if hasKeyID(e, id) {
-			out = append(out, e)
-		}
-	}
+	out := peerRing{r.from}.EntitiesById(id)
 	if id == 0 || r.self.decryptIDs[id] {
 		out = append(out, r.self.entity)
 		r.offeredSelf = true
@@ -306,6 +307,42 @@ func (r *keyRing) EntitiesById(id uint64) []*openpgp.Entity {
 // KeysById implements openpgp.KeyRing.
 func (r *keyRing) KeysById(id uint64) []openpgp.Key {
 	return openpgp.EntityList(r.EntitiesById(id)).KeysById(id)
+}
+
+// peerRing offers a partner's keys to go-crypto: its primary-pinned
+// entities under all their ids, its signer entities under the ids of their
+// pinned signing subkeys only.
+type peerRing struct{ p *Peer }
+
+// EntitiesById implements openpgp.KeyRing.
+func (r peerRing) EntitiesById(id uint64) []*openpgp.Entity {
+	var out []*openpgp.Entity
+	for _, e := range r.p.entities {
+		if hasKeyID(e, id) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range r.p.signers {
+		if r.p.hasPinnedSubkeyID(e, id) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// KeysById implements openpgp.KeyRing.
+func (r peerRing) KeysById(id uint64) []openpgp.Key {
+	return openpgp.EntityList(r.EntitiesById(id)).KeysById(id)
+}
+
+// hasPinnedSubkeyID reports whether e has a pinned subkey with key id id.
+func (p *Peer) hasPinnedSubkeyID(e *openpgp.Entity, id uint64) bool {
+	for _, sk := range e.Subkeys {
+		if sk.PublicKey.KeyId == id && p.pinned[hexFingerprint(sk.PublicKey)] {
+			return true
+		}
+	}
+	return false
 }
 
 func hasKeyID(e *openpgp.Entity, id uint64) bool {
