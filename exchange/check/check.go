@@ -205,6 +205,7 @@ func (c *checker) partnerKeys(p *config.Partner) {
 			"partner %s: public_key: %v", p.ID, err)
 		return
 	}
+	c.keyFileProblems(p)
 	found := map[string]bool{}
 	if f, err := os.Open(p.PublicKey); err == nil {
 		infos, _ := crypto.Inspect(f)
@@ -225,6 +226,24 @@ func (c *checker) partnerKeys(p *config.Partner) {
 	hint := "ask the partner for their new public key, check its fingerprint with them by phone, add it to public_key and pin it beside the old one"
 	for _, x := range peer.Expiries() {
 		c.expiry(fmt.Sprintf("partner %s: pinned key %s", p.ID, x.Fingerprint), x, hint)
+	}
+}
+
+// keyFileProblems fails for each thing in the partner's key file that is
+// not pinned but would be used (crypto.CheckKeyFile): sealpost ignores it,
+// but the file is not what the partner sent, or not only that.
+func (c *checker) keyFileProblems(p *config.Partner) {
+	probs, err := crypto.CheckKeyFile(p.PublicKey, p.Fingerprints)
+	if err != nil {
+		c.r.add(Fail, "check the path in the configuration", "partner %s: public_key: %v", p.ID, err)
+		return
+	}
+	for _, pr := range probs {
+		c.r.add(Fail, "ask the partner for a file holding only its own key (gpg --export --armor FINGERPRINT) and compare its fingerprint with them by phone; never pin a key they have not confirmed",
+			"partner %s: public_key %s: %s", p.ID, p.PublicKey, pr)
+	}
+	if len(probs) == 0 {
+		c.r.pass("partner %s: public_key %s holds nothing usable but its pinned keys", p.ID, p.PublicKey)
 	}
 }
 

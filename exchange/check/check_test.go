@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/check"
+	"github.com/sealpost/sealpost/internal/pgptest"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -255,6 +256,48 @@ func TestPartnerKeys(t *testing.T) {
 		r := s.check()
 		want(t, r, check.Warn, "pinned key "+soonFP, "expires in 19 days")
 		want(t, r, check.Fail, "pinned key "+goneFP, "expired")
+	})
+}
+
+// Issue 10 item 1: a partner's key file that also holds an entity carrying
+// the partner's primary key as a subkey (bound by an attacker) plus the
+// attacker's encryption subkey, or an attacker's entity copying the
+// partner's user id, fails the check naming the file, the key and why; the
+// attacker's key is never listed as a pinned key.
+func TestPartnerKeyFileHoldsUnpinnedKeys(t *testing.T) {
+	t.Run("primary hijacked as a subkey", func(t *testing.T) {
+		s := newSetup(t)
+		genuine, err := os.ReadFile(s.ukPublic)
+		must(t, err)
+		attack, x, err := pgptest.Hijack(genuine, pgptest.Flags{Sign: true})
+		must(t, err)
+		s.write("keys/uk-hmrc.public.asc", append(genuine, attack...), 0o644)
+		xFP := fmt.Sprintf("%x", x.PrimaryKey.Fingerprint)
+		r := s.check()
+		want(t, r, check.Fail, "partner uk-hmrc: public_key", s.ukPublic, "key "+s.ukFP, "occurs 2 times")
+		want(t, r, check.Fail, "partner uk-hmrc: public_key", s.ukPublic, "key "+xFP, "is not pinned but could encrypt and sign")
+		want(t, r, check.Pass, "pinned key "+s.ukFP)
+		for _, it := range r.Items {
+			if it.Mark == check.Pass && strings.Contains(it.Text, xFP) {
+				t.Fatalf("the attacker's key passes: %s", it.Text)
+			}
+		}
+	})
+	t.Run("extra entity with the partner's user id", func(t *testing.T) {
+		s := newSetup(t)
+		genuine, err := os.ReadFile(s.ukPublic)
+		must(t, err)
+		x, err := pgptest.NewEntity("sealpost", "uk-hmrc")
+		must(t, err)
+		extra, err := pgptest.Armor(x)
+		must(t, err)
+		s.write("keys/uk-hmrc.public.asc", append(extra, genuine...), 0o644)
+		xFP := fmt.Sprintf("%x", x.PrimaryKey.Fingerprint)
+		want(t, s.check(), check.Fail, s.ukPublic, "key "+xFP, `"sealpost <uk-hmrc>"`)
+	})
+	t.Run("only the pinned key", func(t *testing.T) {
+		s := newSetup(t)
+		want(t, s.check(), check.Pass, "partner uk-hmrc: public_key", "holds nothing usable but its pinned keys")
 	})
 }
 
