@@ -22,6 +22,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/pgptest"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -710,3 +711,42 @@ func TestDefaultConfig(t *testing.T) {
 }
 
 func pemEncode(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
+
+// Issue 10 item 1: keys inspect fails, naming the file, the key and why, on
+// a key file holding the partner's primary key also as a subkey of an
+// attacker's entity (even unpinned), and, against the pins (--pin, or the
+// configuration's for the partner whose public_key it is), on an extra
+// entity that could encrypt or sign.
+func TestKeysInspectHostileKeyFile(t *testing.T) {
+	w := newCLIWorld(t, "")
+	ukFile := filepath.Join(filepath.Dir(w.parties[uk].dir), uk+".public.asc")
+	genuine, err := os.ReadFile(ukFile)
+	must(t, err)
+	ukFP := w.parties[uk].fp
+	attack, x, err := pgptest.Hijack(genuine, pgptest.Flags{Sign: true})
+	must(t, err)
+	xFP := fmt.Sprintf("%x", x.PrimaryKey.Fingerprint)
+	hijacked := writeFile(t, t.TempDir(), "hijacked.asc", string(genuine)+string(attack))
+
+	r := sealpost(t, "keys", "inspect", hijacked).wantError(t, 1, hijacked, "key "+ukFP, "occurs 2 times")
+	if strings.Contains(r.stdout, "To trust it") {
+		t.Fatalf("keys inspect suggests pinning keys of a hostile file:\n%s", r)
+	}
+	sealpost(t, "keys", "inspect", "--pin", ukFP, hijacked).wantError(t, 1, hijacked, "key "+xFP, "is not pinned but could encrypt and sign")
+
+	other, err := pgptest.NewEntity("sealpost", uk)
+	must(t, err)
+	extra, err := pgptest.Armor(other)
+	must(t, err)
+	otherFP := fmt.Sprintf("%x", other.PrimaryKey.Fingerprint)
+	sealpost(t, "keys", "inspect", "--pin", ukFP, writeFile(t, t.TempDir(), "extra.asc", string(extra)+string(genuine))).
+		wantError(t, 1, "key "+otherFP, `"sealpost <uk-hmrc>"`)
+	sealpost(t, "keys", "inspect", "--pin", ukFP, ukFile).want(t, 0)
+
+	// The configured partner's file, checked against its pins.
+	must(t, os.WriteFile(ukFile, append(extra, genuine...), 0o644))
+	r = w.parties[us].cli(t, "keys", "inspect", ukFile).wantError(t, 1, ukFile, "key "+otherFP, "is not pinned")
+	if !strings.Contains(r.stdout, "pinned for partner "+uk) {
+		t.Fatalf("keys inspect does not say which pins it checked:\n%s", r)
+	}
+}

@@ -151,9 +151,19 @@ func readPassphrase(path string) ([]byte, error) {
 }
 
 func cmdKeysInspect(e *env, args []string) error {
-	fs := e.newFlags("keys inspect", "keys inspect FILE",
+	fs := e.newFlags("keys inspect", "keys inspect [--pin FINGERPRINT]... FILE",
 		"  sealpost keys inspect keys/uk-hmrc.public.asc   # check the fingerprint with the partner before pinning it\n"+
-			"  sealpost keys inspect /etc/sealpost/keys/us-cbp.secret.asc")
+			"  sealpost keys inspect --pin 0123...cdef keys/uk-hmrc.public.asc\n"+
+			"  sealpost keys inspect /etc/sealpost/keys/us-cbp.secret.asc\n"+
+			"It fails when FILE holds a key twice (a key bound as a subkey by someone\n"+
+			"else's key), or, against the pins (--pin, else those of the partner whose\n"+
+			"public_key FILE is in the configuration), a key not pinned that could\n"+
+			"encrypt or sign, or a pinned subkey that is not a back-signed signing subkey.")
+	var pins []string
+	fs.Func("pin", "a pinned fingerprint to check FILE against (repeat for several)", func(s string) error {
+		pins = append(pins, s)
+		return nil
+	})
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -161,17 +171,24 @@ func cmdKeysInspect(e *env, args []string) error {
 	if len(rest) != 1 {
 		return usagef("keys inspect needs exactly one FILE")
 	}
-	f, err := os.Open(rest[0])
+	path := rest[0]
+	f, err := os.Open(path)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	defer f.Close()
 	infos, err := crypto.Inspect(f)
 	if err != nil {
-		return usagef("%s: %v", rest[0], err)
+		return usagef("%s: %v", path, err)
 	}
 	for _, k := range infos {
 		printKey(e, k)
+	}
+	if len(pins) == 0 {
+		pins = e.configuredPins(path)
+	}
+	if problems := keyFileProblems(path, pins); len(problems) > 0 {
+		return reportKeyFileProblems(e, path, problems)
 	}
 	if len(infos) > 0 && !infos[0].Secret {
 		var fps []string
@@ -181,6 +198,65 @@ func cmdKeysInspect(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "\nTo trust it for a partner, once its owner has confirmed the fingerprint:\n    fingerprints: [%s]\n", strings.Join(fps, ", "))
 	}
 	return nil
+}
+
+// configuredPins returns the fingerprints pinned for the partner whose
+// public_key is path, when a configuration loads and names it.
+func (e *env) configuredPins(path string) []string {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	for _, id := range cfg.PartnerIDs() {
+		p := cfg.Partners[id]
+		if pi, err := os.Stat(p.PublicKey); err == nil && os.SameFile(fi, pi) {
+			fmt.Fprintf(e.stdout, "\nChecked against the fingerprints pinned for partner %s in %s.\n", id, cfg.File)
+			return p.Fingerprints
+		}
+	}
+	return nil
+}
+
+// keyFileProblems lists what is wrong with the key file at path against
+// pins (crypto.CheckKeyFile), and LoadPeer's refusal when pins are given.
+func keyFileProblems(path string, pins []string) []string {
+	var out []string
+	probs, err := crypto.CheckKeyFile(path, pins)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	for _, p := range probs {
+		out = append(out, p.String())
+	}
+	if len(pins) > 0 {
+		if _, err := crypto.LoadPeer(path, pins); err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return out
+}
+
+// maxProblemsInError bounds the problems the error of keys inspect quotes
+// (stdout lists them all).
+const maxProblemsInError = 3
+
+// reportKeyFileProblems prints every problem and returns the error.
+func reportKeyFileProblems(e *env, path string, problems []string) error {
+	fmt.Fprintln(e.stdout)
+	for _, p := range problems {
+		fmt.Fprintf(e.stdout, "PROBLEM   %s\n", p)
+	}
+	fmt.Fprintln(e.stdout, "Do not pin keys from this file: ask the partner for a file holding only its own key (gpg --export --armor FINGERPRINT).")
+	quoted := problems[:min(len(problems), maxProblemsInError)]
+	more := ""
+	if len(problems) > len(quoted) {
+		more = fmt.Sprintf("; and %d more", len(problems)-len(quoted))
+	}
+	return &failedError{fmt.Sprintf("key file %s is not safe to trust: %s%s", path, strings.Join(quoted, "; "), more)}
 }
 
 func printKey(e *env, k crypto.KeyInfo) {
