@@ -445,3 +445,30 @@ func TestPinnedSubkeyCopiedIntoAttackerEntity(t *testing.T) {
 		})
 	}
 }
+
+// The partner's encryption subkey bound into an attacker's entity (by the
+// attacker, as an encryption subkey): the attacker's entity is dropped, and
+// CheckKeyFile reports the key that occurs twice and the attacker's key.
+func TestPinnedEncryptionSubkeyCopiedIntoAttackerEntity(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	genuine := publicEntity(t, them.publicPath)
+	enc := genuine.Subkeys[0].PublicKey
+	x, err := pgptest.NewEntity("sealpost", them.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgptest.Bind(x, enc, pgptest.Flags{Encrypt: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := armoredFile(t, t.TempDir(), "them.public.asc", x, genuine)
+	peer, err := LoadPeer(path, []string{them.fp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRecipients(t, us, peer, genuine, us.self.public)
+	wantProblems(t, path, []string{them.fp}, map[string]string{
+		hexFingerprint(enc): "occurs 2 times",
+		fingerprint(x):      "is not pinned but could encrypt and sign",
+	})
+}
