@@ -23,7 +23,7 @@ var (
 	// ErrLimits: the decompressed literal data exceeds the size limit.
 	ErrLimits = errors.New("message exceeds the size limit")
 
-	// ErrNotPinned: LoadPeer found no key whose fingerprint is pinned.
+	// ErrNotPinned: LoadPeer found no key whose primary fingerprint is pinned.
 	ErrNotPinned = errors.New("no key matches the pinned fingerprints")
 	// ErrWeakKey: LoadPeer found a pinned key too weak to ever be used.
 	ErrWeakKey = errors.New("key too weak")
