@@ -176,3 +176,23 @@ func TestOutboxFolderRefusesLinksAtAnyDepth(t *testing.T) {
 		t.Fatalf("the partner's inbox holds %+v", in)
 	}
 }
+
+// TestLockRefusesALink: a partner's lock file that is a symbolic link is
+// refused, not opened and truncated: the run fails and the link's target
+// keeps its bytes.
+func TestLockRefusesALink(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	victim := filepath.Join(t.TempDir(), "victim")
+	must(t, os.WriteFile(victim, []byte("precious"), 0o600))
+	lock := w.sides[us].state("locks", uk+".lock")
+	must(t, os.MkdirAll(filepath.Dir(lock), 0o700))
+	os.Remove(lock)
+	must(t, os.Symlink(victim, lock))
+	res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+	if res.Err == nil {
+		t.Fatal("a run took a lock through a symbolic link")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the link's target now holds %q", b)
+	}
+}

@@ -69,7 +69,7 @@ func cmdKeysGenerate(e *env, args []string) error {
 	secretPath := filepath.Join(*out, *id+".secret.asc")
 	publicPath := filepath.Join(*out, *id+".public.asc")
 	for _, p := range []string{secretPath, publicPath} {
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Lstat(p); err == nil {
 			return usagef("%s exists already; refusing to overwrite a key", p)
 		}
 	}
@@ -80,10 +80,10 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if err := fsx.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
-	if err := fsx.WriteFile(secretPath, secret, 0o600); err != nil {
+	if err := fsx.WriteFileNew(secretPath, secret, 0o600); err != nil {
 		return err
 	}
-	if err := fsx.WriteFile(publicPath, public, 0o644); err != nil {
+	if err := fsx.WriteFileNew(publicPath, public, 0o644); err != nil {
 		return err
 	}
 	expires := "never"
