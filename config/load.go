@@ -45,6 +45,9 @@ func Load(path string) (*Config, error) {
 	if err := checkNotWritableByOthers(abs); err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
+	if err := CheckOwner(abs); err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
 	w := &walker{file: path, dir: filepath.Dir(abs), partnerLines: map[string]int{}}
 	root, err := w.parse(data)
 	if err != nil {
