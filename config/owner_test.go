@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -106,5 +107,17 @@ func TestPassphraseFileOwnedByAnotherUser(t *testing.T) {
 	}
 	if _, err := c.Identity.Passphrase(); !errors.Is(err, ErrNotOurs) || strings.Contains(err.Error(), passphrase) {
 		t.Fatalf("Passphrase: %v; want ErrNotOurs, without the passphrase", err)
+	}
+}
+
+// TestConfigNotARegularFile: a configuration that is a named pipe is
+// refused without blocking the load (it is judged on the open file).
+func TestConfigNotARegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sealpost.yaml")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Load of a FIFO: %v", err)
 	}
 }
