@@ -121,3 +121,15 @@ func TestConfigNotARegularFile(t *testing.T) {
 		t.Fatalf("Load of a FIFO: %v", err)
 	}
 }
+
+// TestPassphraseFileNotARegularFile: a passphrase file that is a named
+// pipe is refused at once, judged on the open file, instead of blocking.
+func TestPassphraseFileNotARegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pass")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Identity{PassphraseFile: path}).Passphrase(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Passphrase from a FIFO: %v", err)
+	}
+}

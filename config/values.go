@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrTooOpen is wrapped by CheckPrivateFile and Identity.Passphrase when a
@@ -126,7 +127,7 @@ func (i Identity) Passphrase() ([]byte, error) {
 // readPassphrase reads a passphrase file after checking its permissions on
 // the open file, so the file checked is the file read.
 func readPassphrase(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
 	if err != nil {
 		return nil, fmt.Errorf("identity.passphrase_file: %w", fileError(path, err))
 	}

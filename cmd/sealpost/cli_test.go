@@ -435,6 +435,27 @@ func TestKeysGenerateIgnoresPlantedLinks(t *testing.T) {
 	}
 }
 
+// TestKeysGeneratePassphraseFileJudgedOnTheOpenFile: keys generate reads
+// --passphrase-file as the configuration's passphrase_file: a named pipe is
+// refused at once (it used to block), and, as root, a file owned by another
+// user is refused naming its owner and the chown.
+func TestKeysGeneratePassphraseFileJudgedOnTheOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	sealpost(t, "keys", "generate", "--id", us, "--out", filepath.Join(dir, "k1"), "--passphrase-file", fifo).wantError(t, 2, "not a regular file")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("giving a file to another user needs root (CI must run the tests as root)")
+		}
+		t.Skip("giving a file to another user needs root (run as root, as CI does)")
+	}
+	pass := filepath.Join(dir, "pass")
+	must(t, os.WriteFile(pass, []byte("right horse battery\n"), 0o600))
+	must(t, os.Chown(pass, 65534, 65534))
+	sealpost(t, "keys", "generate", "--id", us, "--out", filepath.Join(dir, "k2"), "--passphrase-file", pass).wantError(t, 2, "run chown root "+pass)
+}
+
 var fingerprintRE = regexp.MustCompile(`(?m)^fingerprint ([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
 
 func TestKeys(t *testing.T) {

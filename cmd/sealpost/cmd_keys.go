@@ -138,16 +138,18 @@ func parseLifetime(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// readPassphrase reads a passphrase file, refusing one others can read.
+// readPassphrase reads a passphrase file as the configuration's
+// passphrase_file is read: judged on the open file (regular, 0600, owned by
+// root or us), in folders owned by root or us.
 func readPassphrase(path string) ([]byte, error) {
-	if err := config.CheckPrivateFile(path); err != nil {
-		return nil, usagef("%v", err)
+	if err := config.CheckOwner(path); err != nil {
+		return nil, usagef("--passphrase-file: %v", err)
 	}
-	data, err := os.ReadFile(path)
+	pass, err := config.Identity{PassphraseFile: path}.Passphrase()
 	if err != nil {
-		return nil, usagef("read passphrase file: %v", err)
+		return nil, usagef("--passphrase-file: %v", strings.TrimPrefix(err.Error(), "identity.passphrase_file: "))
 	}
-	return []byte(strings.TrimRight(string(data), "\r\n")), nil
+	return pass, nil
 }
 
 func cmdKeysInspect(e *env, args []string) error {
