@@ -43,7 +43,7 @@ func (w *walker) metricsFields(m *Metrics) fields {
 
 func (w *walker) partnerFields(p *Partner) fields {
 	return fields{
-		"public_key":   w.path(&p.PublicKey, checkRegularFile),
+		"public_key":   w.path(&p.PublicKey, checkTrustedFile),
 		"fingerprints": w.fingerprints(&p.Fingerprints),
 		"sftp":         w.sftp(&p.SFTP),
 		"schedule":     w.section(w.scheduleFields(&p.Schedule)),
@@ -60,7 +60,7 @@ func (w *walker) sftpFields(s *SFTP) fields {
 		"address":     w.address(&s.Address),
 		"user":        w.str(&s.User),
 		"private_key": w.path(&s.PrivateKey, CheckPrivateFile),
-		"known_hosts": w.path(&s.KnownHosts, checkRegularFile),
+		"known_hosts": w.path(&s.KnownHosts, checkTrustedFile),
 		"push_dir":    w.str(&s.PushDir),
 		"pull_dir":    w.str(&s.PullDir),
 		"after_pull":  w.afterPull(s),

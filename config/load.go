@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -34,7 +35,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
-	data, err := os.ReadFile(abs)
+	data, err := readConfig(abs)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -42,7 +43,7 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, &Error{File: path, Err: err}
 	}
-	if err := checkNotWritableByOthers(abs); err != nil {
+	if err := CheckOwner(abs); err != nil {
 		return nil, &Error{File: path, Err: err}
 	}
 	w := &walker{file: path, dir: filepath.Dir(abs), partnerLines: map[string]int{}}
@@ -267,16 +268,29 @@ func (w *walker) wrap(line int, key string, err error) error {
 // hosts are trusted.
 var ErrWritableByOthers = errors.New("writable by others")
 
-// checkNotWritableByOthers refuses a configuration file that its group or
-// others may write, as OpenSSH's StrictModes does for its own files.
-func checkNotWritableByOthers(path string) error {
-	fi, err := os.Stat(path)
+// readConfig reads the configuration file at path after checking, on the
+// open file, that it is a regular file that neither another user owns nor
+// its group or others may write, as OpenSSH's StrictModes does for its own
+// files: the file checked is the file read.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block the load
 	if err != nil {
-		return err
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("permissions %04o are too open: the file is %w and decides which keys are trusted; run chmod go-w %s",
+		return nil, fmt.Errorf("permissions %04o are too open: the file is %w and decides which keys are trusted; run chmod go-w %s",
 			perm, ErrWritableByOthers, path)
 	}
-	return nil
+	if err := checkFileOwner(path, fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }

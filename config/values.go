@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrTooOpen is wrapped by CheckPrivateFile and Identity.Passphrase when a
@@ -50,18 +51,24 @@ func ParseSize(s string) (int64, error) {
 	return n * unit, nil
 }
 
-// CheckPrivateFile returns an error if path is not a regular file or can be
-// read or written by its group or others (mode & 0o077 != 0), refusing it as
-// OpenSSH does: "permissions 0644 for keys/id_ed25519 are too open".
+// CheckPrivateFile returns an error if path is not a regular file, can be
+// read or written by its group or others (mode & 0o077 != 0), or it or a
+// folder above it belongs to a user other than root and us (an
+// *OwnerError), refusing it as OpenSSH does: "permissions 0644 for
+// keys/id_ed25519 are too open".
 func CheckPrivateFile(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fileError(path, err)
 	}
-	return checkPrivateMode(path, fi)
+	if err := checkPrivateMode(path, fi); err != nil {
+		return err
+	}
+	return CheckOwner(path)
 }
 
-// checkPrivateMode refuses a non-regular file or one open to group or others.
+// checkPrivateMode refuses a non-regular file, one open to group or
+// others, or one owned by another user.
 func checkPrivateMode(path string, fi fs.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
@@ -69,11 +76,13 @@ func checkPrivateMode(path string, fi fs.FileInfo) error {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("permissions %04o for %s are %w; run chmod 600 %s", perm, path, ErrTooOpen, path)
 	}
-	return nil
+	return checkFileOwner(path, fi)
 }
 
-// checkRegularFile returns an error if path does not name a regular file.
-func checkRegularFile(path string) error {
+// checkTrustedFile returns an error if path does not name a regular file,
+// or if it or a folder above it belongs to a user other than root and us
+// (an *OwnerError): a public key or known_hosts decides whom we trust.
+func checkTrustedFile(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fileError(path, err)
@@ -81,7 +90,7 @@ func checkRegularFile(path string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
-	return nil
+	return CheckOwner(path)
 }
 
 // fileError turns a stat or open error into one sentence naming path.
@@ -118,7 +127,7 @@ func (i Identity) Passphrase() ([]byte, error) {
 // readPassphrase reads a passphrase file after checking its permissions on
 // the open file, so the file checked is the file read.
 func readPassphrase(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
 	if err != nil {
 		return nil, fmt.Errorf("identity.passphrase_file: %w", fileError(path, err))
 	}

@@ -18,7 +18,7 @@ type lockFile struct{ f *os.File }
 // acquireLock takes the lock at path without waiting; ErrLocked when
 // another process (or another run in this one) holds it.
 func acquireLock(path, partner string) (*lockFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w", path, err)
 	}

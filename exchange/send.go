@@ -1,18 +1,21 @@
 package exchange
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/safeopen"
 )
 
 // SendRequest is what `sealpost send` queues: PATHs as one bundle.
@@ -97,44 +100,44 @@ func (e *Engine) fillItem(dir string, req SendRequest, task io.Writer) error {
 }
 
 // copyTree copies a regular file or a folder of regular files from src to
-// dst, syncing each file, and writes a copy of the bytes to task. Links and
-// special files are refused.
+// dst, syncing each file, and writes a copy of the bytes to task. Every
+// entry is judged on its open descriptor (safeopen.Walk): symbolic links,
+// hard-linked files and special files, at any depth, are refused, and so is
+// an entry swapped for a link while it is copied.
 func copyTree(src, dst string, task io.Writer) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return &ConfigError{fmt.Errorf("read %s: %w", path, err)}
+	var werr error // an error writing the copy, not reading src
+	err := safeopen.Walk(src, func(rel string, in *os.File, _ fs.FileInfo) error {
+		target := filepath.Join(dst, filepath.FromSlash(rel))
+		if in == nil {
+			werr = fsx.MkdirAll(target, 0o700)
+		} else {
+			werr = copyFile(in, target, task)
 		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		switch t := d.Type(); {
-		case t.IsDir():
-			return fsx.MkdirAll(target, 0o700)
-		case t.IsRegular():
-			return copyFile(path, target, task)
-		default:
-			return &ConfigError{fmt.Errorf("%s is not a regular file or folder (links and special files are never sent)", path)}
-		}
+		return werr
 	})
+	switch {
+	case err == nil || err == werr:
+		return err
+	case errors.Is(err, safeopen.ErrUnsafe):
+		return &ConfigError{fmt.Errorf("%w (links and special files are never sent)", err)}
+	}
+	return &ConfigError{fmt.Errorf("read %s: %w", src, err)}
 }
 
-// copyFile copies one regular file and syncs the copy.
-func copyFile(src, dst string, task io.Writer) error {
-	in, err := os.Open(src)
+// copyFile copies the open regular file in to a new file dst and syncs the
+// copy; dst must not exist, not even as a link.
+func copyFile(in *os.File, dst string, task io.Writer) error {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return &ConfigError{fmt.Errorf("read %s: %w", src, err)}
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
+		return fmt.Errorf("copy %s: %w", in.Name(), err)
 	}
 	if _, err := io.Copy(io.MultiWriter(out, task), in); err != nil {
 		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
+		return fmt.Errorf("copy %s: %w", in.Name(), err)
 	}
 	if err := out.Sync(); err != nil {
 		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
+		return fmt.Errorf("copy %s: %w", in.Name(), err)
 	}
 	return out.Close()
 }

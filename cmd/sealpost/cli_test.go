@@ -407,6 +407,56 @@ func TestLocked(t *testing.T) {
 	}
 }
 
+// TestKeysGenerateIgnoresPlantedLinks: in an output folder others may
+// write to, a symbolic link planted at the temporary name keys generate
+// used to write through (".ID.secret.asc.tmp") never receives the secret
+// key, and a link planted at the key's own name, even a dangling one, makes
+// generate refuse without creating the link's target.
+func TestKeysGenerateIgnoresPlantedLinks(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Chmod(dir, 0o1777))
+	stolen := filepath.Join(t.TempDir(), "stolen")
+	must(t, os.WriteFile(stolen, nil, 0o666))
+	for _, name := range []string{"." + us + ".secret.asc.tmp", "." + us + ".public.asc.tmp"} {
+		must(t, os.Symlink(stolen, filepath.Join(dir, name)))
+	}
+	sealpost(t, "keys", "generate", "--id", us, "--out", dir).want(t, 0)
+	if data, _ := os.ReadFile(stolen); len(data) != 0 {
+		t.Fatalf("the planted link's target received %d bytes of the new key", len(data))
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, us+".secret.asc")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key file: %v, %v; want a regular file mode 0600", fi, err)
+	}
+
+	dangling := filepath.Join(t.TempDir(), "appears-later")
+	must(t, os.Symlink(dangling, filepath.Join(dir, uk+".secret.asc")))
+	sealpost(t, "keys", "generate", "--id", uk, "--out", dir).wantError(t, 2, "overwrite")
+	if _, err := os.Lstat(dangling); err == nil {
+		t.Fatal("generate wrote the key through a dangling link")
+	}
+}
+
+// TestKeysGeneratePassphraseFileJudgedOnTheOpenFile: keys generate reads
+// --passphrase-file as the configuration's passphrase_file: a named pipe is
+// refused at once (it used to block), and, as root, a file owned by another
+// user is refused naming its owner and the chown.
+func TestKeysGeneratePassphraseFileJudgedOnTheOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	sealpost(t, "keys", "generate", "--id", us, "--out", filepath.Join(dir, "k1"), "--passphrase-file", fifo).wantError(t, 2, "not a regular file")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("giving a file to another user needs root (CI must run the tests as root)")
+		}
+		t.Skip("giving a file to another user needs root (run as root, as CI does)")
+	}
+	pass := filepath.Join(dir, "pass")
+	must(t, os.WriteFile(pass, []byte("right horse battery\n"), 0o600))
+	must(t, os.Chown(pass, 65534, 65534))
+	sealpost(t, "keys", "generate", "--id", us, "--out", filepath.Join(dir, "k2"), "--passphrase-file", pass).wantError(t, 2, "run chown root "+pass)
+}
+
 var fingerprintRE = regexp.MustCompile(`(?m)^fingerprint ([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
 
 func TestKeys(t *testing.T) {
@@ -655,6 +705,26 @@ func TestDemo(t *testing.T) {
 	r := sealpostBin(t, "demo").want(t, 0)
 	if !strings.Contains(r.stdout, "Demo complete") {
 		t.Fatalf("demo does not say it completed:\n%s", r)
+	}
+}
+
+// TestDemoKeepRefusesAFolderOthersCanWrite: demo --keep writes keys under
+// fixed names, so it refuses a folder others may write to (they could have
+// planted links there) and a folder that is not empty, and writes nothing.
+func TestDemoKeepRefusesAFolderOthersCanWrite(t *testing.T) {
+	open := t.TempDir()
+	must(t, os.Chmod(open, 0o1777))
+	full := t.TempDir()
+	stolen := filepath.Join(t.TempDir(), "stolen")
+	must(t, os.Symlink(stolen, filepath.Join(full, "us-cbp")))
+	for dir, want := range map[string]string{open: "others cannot write", full: "not empty"} {
+		sealpost(t, "demo", "--keep", dir).wantError(t, 2, want)
+	}
+	if ents, _ := os.ReadDir(open); len(ents) != 0 {
+		t.Fatalf("demo wrote %v into a folder others can write to", ents)
+	}
+	if _, err := os.Lstat(stolen); err == nil {
+		t.Fatal("demo wrote through a planted link")
 	}
 }
 

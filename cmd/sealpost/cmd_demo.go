@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/sealpost/sealpost/exchange/demo"
@@ -23,10 +26,36 @@ func cmdDemo(e *env, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	} else if err := keepDir(dir); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return demo.Run(ctx, dir, e.stdout)
+}
+
+// keepDir makes the folder --keep names: a new folder 0700, or an existing
+// empty one that we own and nobody else may write to. The demo writes keys
+// and configurations there under fixed names: in a folder others could
+// write to, they could plant links at those names first.
+func keepDir(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	err := os.Mkdir(dir, 0o700)
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return usagef("--keep %s must be a new folder, or an empty folder of yours that others cannot write to", dir)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
+		return usagef("--keep %s is not empty; give a new or empty folder", dir)
+	}
+	return nil
 }

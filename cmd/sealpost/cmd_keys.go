@@ -69,7 +69,7 @@ func cmdKeysGenerate(e *env, args []string) error {
 	secretPath := filepath.Join(*out, *id+".secret.asc")
 	publicPath := filepath.Join(*out, *id+".public.asc")
 	for _, p := range []string{secretPath, publicPath} {
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Lstat(p); err == nil {
 			return usagef("%s exists already; refusing to overwrite a key", p)
 		}
 	}
@@ -80,10 +80,10 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if err := fsx.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
-	if err := fsx.WriteFile(secretPath, secret, 0o600); err != nil {
+	if err := fsx.WriteFileNew(secretPath, secret, 0o600); err != nil {
 		return err
 	}
-	if err := fsx.WriteFile(publicPath, public, 0o644); err != nil {
+	if err := fsx.WriteFileNew(publicPath, public, 0o644); err != nil {
 		return err
 	}
 	expires := "never"
@@ -138,16 +138,18 @@ func parseLifetime(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// readPassphrase reads a passphrase file, refusing one others can read.
+// readPassphrase reads a passphrase file as the configuration's
+// passphrase_file is read: judged on the open file (regular, 0600, owned by
+// root or us), in folders owned by root or us.
 func readPassphrase(path string) ([]byte, error) {
-	if err := config.CheckPrivateFile(path); err != nil {
-		return nil, usagef("%v", err)
+	if err := config.CheckOwner(path); err != nil {
+		return nil, usagef("--passphrase-file: %v", err)
 	}
-	data, err := os.ReadFile(path)
+	pass, err := config.Identity{PassphraseFile: path}.Passphrase()
 	if err != nil {
-		return nil, usagef("read passphrase file: %v", err)
+		return nil, usagef("--passphrase-file: %v", strings.TrimPrefix(err.Error(), "identity.passphrase_file: "))
 	}
-	return []byte(strings.TrimRight(string(data), "\r\n")), nil
+	return pass, nil
 }
 
 func cmdKeysInspect(e *env, args []string) error {

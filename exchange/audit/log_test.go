@@ -245,3 +245,24 @@ func TestAppendRefusesAnOverlongLastLine(t *testing.T) {
 		t.Errorf("Append after an overlong line = %v, want ErrCorrupt", err)
 	}
 }
+
+// TestOpenRefusesALinkForTheLog: an exchange.jsonl that is a symbolic link
+// (to a file someone wants us to append to or repair) is refused, and the
+// link's target is left as it was.
+func TestOpenRefusesALinkForTheLog(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("a torn line, no newline"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Open(dir); err == nil {
+		l.Close()
+		t.Fatal("Open followed a symbolic link to the log")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "a torn line, no newline" {
+		t.Fatalf("the link's target now holds %q", b)
+	}
+}

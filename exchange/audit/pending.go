@@ -27,14 +27,19 @@ type Awaited struct {
 // Tracker follows, record by record, which bundles we sent still wait for a
 // receipt (every bundle but a receipt) or a response (requests), as
 // `sealpost status` does. Its memory is the number of bundles waiting.
+// A bundle is known by partner and id: only the partner it was sent to can
+// answer it, whatever id another partner's receipt or response names.
 type Tracker struct {
-	receipt  map[string]Awaited
-	response map[string]Awaited
+	receipt  map[sentKey]Awaited
+	response map[sentKey]Awaited
 }
+
+// sentKey names a bundle we sent: the partner it went to and its id.
+type sentKey struct{ partner, bundle string }
 
 // NewTracker returns an empty Tracker.
 func NewTracker() *Tracker {
-	return &Tracker{receipt: map[string]Awaited{}, response: map[string]Awaited{}}
+	return &Tracker{receipt: map[sentKey]Awaited{}, response: map[sentKey]Awaited{}}
 }
 
 // Add folds one record, in log order, into the tracker.
@@ -47,18 +52,18 @@ func (t *Tracker) Add(r Record) {
 		sent, _ := time.Parse(time.RFC3339Nano, r.Time)
 		a := Awaited{Partner: r.Partner, Bundle: r.Bundle, Kind: r.Kind, Reference: r.Reference, Sent: sent}
 		a.Awaiting = "receipt"
-		t.receipt[r.Bundle] = a
+		t.receipt[sentKey{r.Partner, r.Bundle}] = a
 		if r.Kind == "request" {
 			a.Awaiting = "response"
-			t.response[r.Bundle] = a
+			t.response[sentKey{r.Partner, r.Bundle}] = a
 		}
 	case EvReceipt:
 		if r.Outcome != OutcomeError {
-			delete(t.receipt, r.InReplyTo)
+			delete(t.receipt, sentKey{r.Partner, r.InReplyTo})
 		}
 	case EvFiled:
 		if r.Kind == "response" {
-			delete(t.response, r.InReplyTo)
+			delete(t.response, sentKey{r.Partner, r.InReplyTo})
 		}
 	}
 }
@@ -67,7 +72,7 @@ func (t *Tracker) Add(r Record) {
 // dues (by partner) and overdue marked as of now.
 func (t *Tracker) Awaited(dues func(partner string) Dues, now time.Time) []Awaited {
 	var out []Awaited
-	for _, m := range []map[string]Awaited{t.receipt, t.response} {
+	for _, m := range []map[sentKey]Awaited{t.receipt, t.response} {
 		for _, a := range m {
 			d := dues(a.Partner)
 			wait := d.Receipt

@@ -280,3 +280,45 @@ func TestCheckpointText(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerKeyedByPartner: a receipt or response from one partner that
+// names the id of a bundle sent to another partner answers nothing; only
+// the partner a bundle went to can answer it.
+func TestTrackerKeyedByPartner(t *testing.T) {
+	const toA, toB = "0193b2c4-6d2e-7c1a-9f00-00000000000a", "0193b2c4-6d2e-7c1a-9f00-00000000000b"
+	tr := NewTracker()
+	for _, r := range []Record{
+		{Event: EvUploaded, Outcome: OutcomeOK, Partner: "a", Bundle: toA, Kind: "request", Time: "2026-11-01T09:00:00Z"},
+		{Event: EvUploaded, Outcome: OutcomeOK, Partner: "b", Bundle: toB, Kind: "request", Time: "2026-11-01T09:01:00Z"},
+		// B answers A's request, twice over: receipt and response.
+		{Event: EvReceipt, Outcome: OutcomeOK, Partner: "b", InReplyTo: toA},
+		{Event: EvFiled, Outcome: OutcomeOK, Partner: "b", Kind: "response", InReplyTo: toA},
+		// A answers B's request.
+		{Event: EvReceipt, Outcome: OutcomeOK, Partner: "a", InReplyTo: toB},
+		{Event: EvFiled, Outcome: OutcomeOK, Partner: "a", Kind: "response", InReplyTo: toB},
+	} {
+		tr.Add(r)
+	}
+	dues := func(string) Dues { return Dues{Receipt: time.Hour, Response: time.Hour} }
+	got := map[string]bool{}
+	for _, a := range tr.Awaited(dues, time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)) {
+		got[a.Partner+"/"+a.Bundle+"/"+a.Awaiting] = true
+	}
+	want := []string{"a/" + toA + "/receipt", "a/" + toA + "/response", "b/" + toB + "/receipt", "b/" + toB + "/response"}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("%s no longer awaited after another partner named it: %v", w, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("awaited %v, want %v", got, want)
+	}
+	// The right partner's answers clear them.
+	tr.Add(Record{Event: EvReceipt, Outcome: OutcomeOK, Partner: "a", InReplyTo: toA})
+	tr.Add(Record{Event: EvFiled, Outcome: OutcomeOK, Partner: "a", Kind: "response", InReplyTo: toA})
+	for _, a := range tr.Awaited(dues, time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)) {
+		if a.Bundle == toA {
+			t.Errorf("%s still awaited after partner a answered it: %+v", toA, a)
+		}
+	}
+}

@@ -7,9 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sealpost/sealpost/internal/safeopen"
 )
 
 // Source is one thing to put in a bundle: the file or folder at Path, placed
@@ -170,23 +171,24 @@ func decodeStrict(data []byte, v any) error {
 }
 
 // openNoFollow opens path for reading without following a final symbolic link
-// or blocking on a named pipe, and refuses anything but a regular file.
+// or blocking on a named pipe, and refuses anything but a regular file with
+// one link, judged on the open descriptor.
 func openNoFollow(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s is a symbolic link: %w", path, ErrUnsafeSource)
-	}
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is a %s, not a regular file: %w", path, fileType(fi.Mode()), ErrUnsafeSource)
-	}
-	return f, nil
+	f, _, err := safeopen.Open(path)
+	return f, unsafeSource(err)
 }
+
+// unsafeSource marks a safeopen refusal as ErrUnsafeSource, keeping its
+// message; other errors are returned as they are.
+func unsafeSource(err error) error {
+	if errors.Is(err, safeopen.ErrUnsafe) {
+		return &sourceError{err}
+	}
+	return err
+}
+
+// sourceError is a safeopen refusal, which is also an ErrUnsafeSource.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string   { return e.err.Error() }
+func (e *sourceError) Unwrap() []error { return []error{e.err, ErrUnsafeSource} }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sealpost/sealpost/internal/safeopen"
 )
 
 // copyBufferSize is the buffer Write and Read copy file data through.
@@ -26,8 +29,9 @@ const (
 // in lexical order with its folders as entries), hashing each file while it
 // is copied, then manifest.json LAST with m.Files filled in.
 //
-// Symbolic links, special files and names a bundle cannot carry are refused
-// with an error wrapping ErrUnsafeSource that names the path; links are never
+// Symbolic links, hard-linked files, special files (at any depth, judged on
+// the open descriptor) and names a bundle cannot carry are refused with an
+// error wrapping ErrUnsafeSource that names the path; links are never
 // followed. A file whose size changes while it is read is an error. m.Created
 // is set to UTC whole seconds; an invalid manifest is refused (ErrManifest),
 // as is a receipt with sources and a request or response without files.
@@ -71,39 +75,26 @@ type writer struct {
 	files []File
 }
 
-// source writes one Source: a regular file, or a folder and everything under it.
+// source writes one Source: a regular file, or a folder and everything under
+// it, each entry judged on its open descriptor (safeopen.Walk): a link, a
+// hard-linked file or a special file at any depth refuses the whole source.
 func (w *writer) source(src Source) error {
-	fi, err := lstatSource(src.Path)
-	if err != nil {
-		return err
-	}
 	if err := checkSourceName(src.Path, src.Name); err != nil {
 		return err
 	}
 	name := payloadDir + "/" + src.Name
-	if fi.Mode().IsRegular() {
-		return w.file(src.Path, name)
-	}
-	return filepath.WalkDir(src.Path, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src.Path, path)
-		if err != nil {
-			return err
-		}
-		entry := name
+	err := safeopen.Walk(src.Path, func(rel string, f *os.File, fi fs.FileInfo) error {
+		entry, path := name, src.Path
 		if rel != "." {
-			entry += "/" + filepath.ToSlash(rel)
+			entry += "/" + rel
+			path = filepath.Join(src.Path, filepath.FromSlash(rel))
 		}
-		switch {
-		case d.IsDir():
+		if f == nil {
 			return w.dir(path, entry)
-		case d.Type().IsRegular():
-			return w.file(path, entry)
 		}
-		return fmt.Errorf("%s is a %s, not a regular file or folder: %w", path, fileType(d.Type()), ErrUnsafeSource)
+		return w.file(path, entry, f, fi)
 	})
+	return unsafeSource(err)
 }
 
 // claim checks that name can be carried and does not collide with an earlier one.
@@ -133,18 +124,10 @@ func (w *writer) dir(path, name string) error {
 	return nil
 }
 
-// file writes a file entry, hashing the data as it is copied.
-func (w *writer) file(path, name string) error {
+// file writes a file entry from f, open and checked, whose fstat is fi,
+// hashing the data as it is copied.
+func (w *writer) file(path, name string, f *os.File, fi fs.FileInfo) error {
 	if err := w.claim(path, name, false); err != nil {
-		return err
-	}
-	f, err := openNoFollow(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
 		return err
 	}
 	size := fi.Size()

@@ -95,6 +95,8 @@ func Load(path string) (*config.Config, Item) {
 			hint = "secret files must be readable by their owner only: chmod 600 the file named"
 		case errors.Is(err, config.ErrWritableByOthers):
 			hint = "the configuration decides which keys and hosts are trusted: chmod go-w it"
+		case errors.Is(err, config.ErrNotOurs):
+			hint = "what sealpost trusts, and every folder above it, must belong to root or to the user sealpost runs as: chown the path named"
 		}
 		return nil, Item{Mark: Fail, Text: "configuration: " + err.Error(), Hint: hint}
 	}
@@ -273,7 +275,7 @@ func (c *checker) private(what, path string) {
 	case fi.Mode().Perm()&0o077 != 0:
 		c.r.add(Fail, "run chmod 600 "+path, "%s %s has mode %04o; others may read it", what, path, fi.Mode().Perm())
 	default:
-		if c.otherWritableDir(what, path) {
+		if c.notOurs(what, path) || c.otherWritableDir(what, path) {
 			return
 		}
 		c.r.pass("%s %s is private (mode %04o)", what, path, fi.Mode().Perm())
@@ -290,24 +292,34 @@ func (c *checker) notWritableByOthers(what, path string) {
 	case fi.Mode().Perm()&0o022 != 0:
 		c.r.add(Fail, "run chmod go-w "+path, "%s %s has mode %04o; others may change it", what, path, fi.Mode().Perm())
 	default:
-		if c.otherWritableDir(what, path) {
+		if c.notOurs(what, path) || c.otherWritableDir(what, path) {
 			return
 		}
 		c.r.pass("%s %s is writable by its owner only", what, path)
 	}
 }
 
-// otherWritableDir reports (as a failure) a folder holding path that its
-// group or others may write to without the sticky bit: they could replace
-// the file.
+// otherWritableDir reports (as a failure) a folder above path, at any
+// height up to /, that its group or others may write to without the
+// sticky bit: they could replace the file.
 func (c *checker) otherWritableDir(what, path string) bool {
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	if err != nil || fi.Mode().Perm()&0o022 == 0 || fi.Mode()&fs.ModeSticky != 0 {
+	dir, mode := config.OpenFolder(path)
+	if dir == "" {
 		return false
 	}
-	c.r.add(Fail, "run chmod go-w "+dir, "%s %s is in folder %s with mode %04o; others may replace it", what, path, dir, fi.Mode().Perm())
+	c.r.add(Fail, "run chmod go-w "+dir, "%s %s is in folder %s with mode %04o; others may replace it", what, path, dir, mode)
 	return true
+}
+
+// notOurs reports (as a failure) a file, or a folder above it, owned by a
+// user other than root and the user sealpost runs as (config.CheckOwner).
+func (c *checker) notOurs(what, path string) bool {
+	var oe *config.OwnerError
+	if err := config.CheckOwner(path); errors.As(err, &oe) {
+		c.r.add(Fail, "run "+oe.Fix(), "%s: %v", what, err)
+		return true
+	}
+	return false
 }
 
 // maxListed bounds the paths named in one finding.
@@ -333,6 +345,9 @@ func (c *checker) stateDir() {
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		c.r.add(Fail, "run sealpost as the user owning "+dir+" (or chown -R that user "+dir+")",
 			"state_dir %s is not writable by this user: %v", dir, err)
+		return
+	}
+	if c.notOurs("state_dir", dir) {
 		return
 	}
 	var open []string

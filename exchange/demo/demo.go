@@ -17,6 +17,7 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/fsx"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -120,13 +121,13 @@ func generate(keys, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(keys, id+".secret.asc"), secret, 0o600); err != nil {
+	if err := fsx.WriteFile(filepath.Join(keys, id+".secret.asc"), secret, 0o600); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(keys, id+".public.asc"), public, 0o644); err != nil {
+	if err := fsx.WriteFile(filepath.Join(keys, id+".public.asc"), public, 0o644); err != nil {
 		return "", err
 	}
-	return fp, os.WriteFile(filepath.Join(keys, id+".fingerprint"), []byte(fp), 0o644)
+	return fp, fsx.WriteFile(filepath.Join(keys, id+".fingerprint"), []byte(fp), 0o644)
 }
 
 // configure writes dir/<id>/sealpost.yaml: the partner's key copied in and
@@ -141,7 +142,7 @@ func configure(dir, id, peer string, srv *sftpd.Server) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(home, "keys", peer+".public.asc"), pub, 0o644); err != nil {
+	if err := fsx.WriteFile(filepath.Join(home, "keys", peer+".public.asc"), pub, 0o644); err != nil {
 		return err
 	}
 	yaml := fmt.Sprintf(`identity:
@@ -165,7 +166,7 @@ partners:
       pull: "@every 1m"
     settle: 0s
 `, id, peer, strings.TrimSpace(string(fp)), srv.Addr, srv.ClientKey, srv.KnownHosts)
-	return os.WriteFile(filepath.Join(home, "sealpost.yaml"), []byte(yaml), 0o600)
+	return fsx.WriteFile(filepath.Join(home, "sealpost.yaml"), []byte(yaml), 0o600)
 }
 
 // start loads the party's configuration and starts its engine.
@@ -191,7 +192,7 @@ func (p *party) queueRequests(w io.Writer) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		if err := fsx.WriteFile(path, []byte(body), 0o600); err != nil {
 			return err
 		}
 	}
@@ -243,7 +244,7 @@ func (p *party) answerRequests(w io.Writer) error {
 		}
 		answer := filepath.Join(p.dir, "answer-"+e.Name()+".txt")
 		body := fmt.Sprintf("Response to %s (%s): records attached; the consignee is known to us.\n", m.Reference, e.Name())
-		if err := os.WriteFile(answer, []byte(body), 0o600); err != nil {
+		if err := fsx.WriteFile(answer, []byte(body), 0o600); err != nil {
 			return err
 		}
 		if _, err := p.eng.Send(exchange.SendRequest{To: p.peer, Reference: m.Reference, ReplyTo: e.Name(), Paths: []string{answer}}); err != nil {

@@ -4,11 +4,15 @@
 package fsx
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // SyncDir fsyncs the folder dir so that a rename or create inside it is
@@ -41,17 +45,38 @@ func Rename(oldpath, newpath string) error {
 
 // WriteFile writes data to path atomically: a temporary file beside it,
 // fsynced, renamed over path, folder fsynced. perm is applied exactly,
-// whatever the umask.
+// whatever the umask. Whatever is at path (a file, a symbolic link) is
+// replaced, never written through.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := CreateTemp(path, perm)
+	f, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
 	}
+	return f.Commit()
+}
+
+// WriteFileNew is WriteFile for a file that must not exist yet (a new key):
+// if anything is at path, even a dangling symbolic link, it fails with an
+// error wrapping fs.ErrExist and leaves path as it is.
+func WriteFileNew(path string, data []byte, perm os.FileMode) error {
+	f, err := writeTemp(path, data, perm)
+	if err != nil {
+		return err
+	}
+	return f.CommitNew()
+}
+
+// writeTemp writes data to a new temporary file for path.
+func writeTemp(path string, data []byte, perm os.FileMode) (*File, error) {
+	f, err := CreateTemp(path, perm)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Abort()
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	return f.Commit()
+	return f, nil
 }
 
 // File is a file being written under a temporary name; Commit makes it
@@ -62,25 +87,86 @@ type File struct {
 	written, flushed int64 // bytes written, and handed to writeback
 }
 
-// CreateTemp creates a hidden temporary file beside path (".<name>.tmp") with
-// mode perm, whatever the umask. Nothing appears under path until Commit.
-func CreateTemp(path string, perm os.FileMode) (*File, error) {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return nil, err
-	}
-	return &File{File: f, final: path}, nil
+// tempTries bounds the random names CreateTemp tries before giving up.
+const tempTries = 16
+
+// tempSuffix returns the random part of a temporary name; tests replace it
+// to plant files at the names it will give.
+var tempSuffix = func() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
-// Commit fsyncs and closes the file, then renames it to its final name and
-// fsyncs the folder.
+// maxTempBase bounds the part of the final name kept in a temporary name, so
+// that the name stays within the 255 bytes a folder entry may have.
+const maxTempBase = 200
+
+// CreateTemp creates a hidden temporary file beside path
+// (".<name>.<random>.tmp") with mode perm, whatever the umask. The name is
+// unpredictable and the file is created new (O_CREATE|O_EXCL|O_NOFOLLOW,
+// 0600 until it is set to perm): a file or symbolic link planted in the
+// folder is never opened or written through. Nothing appears under path
+// until Commit.
+func CreateTemp(path string, perm os.FileMode) (*File, error) {
+	base := filepath.Base(path)
+	if len(base) > maxTempBase {
+		base = base[:maxTempBase]
+	}
+	for range tempTries {
+		tmp := filepath.Join(filepath.Dir(path), "."+base+"."+tempSuffix()+".tmp")
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := f.Chmod(perm); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return nil, err
+		}
+		return &File{File: f, final: path}, nil
+	}
+	return nil, fmt.Errorf("create a temporary file beside %s: %d random names were all taken", path, tempTries)
+}
+
+// Commit fsyncs and closes the file, then renames it to its final name
+// (replacing what is there, a symbolic link included, without following
+// it) and fsyncs the folder.
 func (f *File) Commit() error {
+	if err := f.finish(); err != nil {
+		return err
+	}
+	if err := Rename(f.Name(), f.final); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("rename into %s: %w", f.final, err)
+	}
+	return nil
+}
+
+// CommitNew is Commit for a final name that must not exist: it links the
+// file under its final name, which fails (wrapping fs.ErrExist) when
+// anything is there, even a dangling symbolic link, then removes the
+// temporary name and fsyncs the folder.
+func (f *File) CommitNew() error {
+	if err := f.finish(); err != nil {
+		return err
+	}
+	err := os.Link(f.Name(), f.final)
+	os.Remove(f.Name())
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists already; refusing to replace it: %w", f.final, fs.ErrExist)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", f.final, err)
+	}
+	return SyncDir(filepath.Dir(f.final))
+}
+
+// finish fsyncs and closes the file, removing it on failure.
+func (f *File) finish() error {
 	if err := f.Sync(); err != nil {
 		f.Abort()
 		return fmt.Errorf("sync %s: %w", f.final, err)
@@ -88,10 +174,6 @@ func (f *File) Commit() error {
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("close %s: %w", f.final, err)
-	}
-	if err := Rename(f.Name(), f.final); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("rename into %s: %w", f.final, err)
 	}
 	return nil
 }
@@ -156,10 +238,21 @@ func MkdirAll(dir string, perm os.FileMode) error {
 	if err := os.Mkdir(dir, perm); err != nil && !os.IsExist(err) {
 		return err
 	}
-	if err := os.Chmod(dir, perm); err != nil {
+	if err := chmodDir(dir, perm); err != nil {
 		return err
 	}
 	return SyncDir(parent)
+}
+
+// chmodDir sets the mode of the folder dir through an open descriptor, so a
+// symbolic link swapped in for it is refused, not followed.
+func chmodDir(dir string, perm os.FileMode) error {
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("open folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	return d.Chmod(perm)
 }
 
 // SyncTree fsyncs every file and folder under dir (dir included), so that

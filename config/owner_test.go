@@ -1,0 +1,135 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// stranger is the unprivileged user (nobody) who owns what the tests plant.
+const stranger = 65534
+
+// needRoot skips (or, under CI, fails) a test that must give files to
+// another user.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("giving a file to another user needs root (CI must run the tests as root)")
+		}
+		t.Skip("giving a file to another user needs root (run as root, as CI does)")
+	}
+}
+
+// TestTrustedFilesOwnedByAnotherUser: the configuration, our secret key,
+// the passphrase file, an SSH key, a partner's public key or known_hosts
+// owned by another unprivileged user, with a mode that would otherwise
+// pass, is refused at load, and so is one in a folder (at any height, as
+// written or through a link) owned by another user; the error names the
+// file or folder, its owner and the chown that fixes it.
+func TestTrustedFilesOwnedByAnotherUser(t *testing.T) {
+	needRoot(t)
+	for _, rel := range []string{
+		"sealpost.yaml",
+		"keys/us-cbp.secret.asc",
+		"secrets/pgp-passphrase",
+		"keys/id_ed25519",
+		"keys/zoll_ed25519",
+		"keys/uk-hmrc.public.asc",
+		"keys/de-zoll.public.asc",
+		"keys/known_hosts",
+		"keys",    // the folder holding the keys
+		"secrets", // the folder holding the passphrase
+		".",       // the folder holding everything
+	} {
+		t.Run(rel, func(t *testing.T) {
+			dir, path := fixture(t)
+			owned := filepath.Join(dir, rel)
+			if err := os.Chown(owned, stranger, stranger); err != nil {
+				t.Fatal(err)
+			}
+			assertNotOurs(t, path, filepath.Clean(owned))
+		})
+	}
+	t.Run("above, through a link", func(t *testing.T) {
+		dir, path := fixture(t)
+		theirs := filepath.Join(t.TempDir(), "theirs")
+		if err := os.Mkdir(theirs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "keys"), filepath.Join(theirs, "keys")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(theirs, "keys"), filepath.Join(dir, "keys")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path); err != nil {
+			t.Fatalf("keys through a link to folders of ours: %v", err)
+		}
+		if err := os.Chown(theirs, stranger, stranger); err != nil {
+			t.Fatal(err)
+		}
+		assertNotOurs(t, path, theirs)
+	})
+}
+
+// assertNotOurs checks that loading path fails naming owned, its owner and
+// the fix.
+func assertNotOurs(t *testing.T, path, owned string) {
+	t.Helper()
+	_, err := Load(path)
+	var oe *OwnerError
+	if !errors.Is(err, ErrNotOurs) || !errors.As(err, &oe) || oe.Path != owned {
+		t.Fatalf("Load: %v; want an OwnerError for %s", err, owned)
+	}
+	for _, want := range []string{owned, "uid 65534", "run chown root " + owned} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// TestPassphraseFileOwnedByAnotherUser: a passphrase file given to another
+// user after the configuration loaded is refused when it is read, judged on
+// the open file.
+func TestPassphraseFileOwnedByAnotherUser(t *testing.T) {
+	needRoot(t)
+	dir, path := fixture(t)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(dir, "secrets/pgp-passphrase"), stranger, stranger); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Identity.Passphrase(); !errors.Is(err, ErrNotOurs) || strings.Contains(err.Error(), passphrase) {
+		t.Fatalf("Passphrase: %v; want ErrNotOurs, without the passphrase", err)
+	}
+}
+
+// TestConfigNotARegularFile: a configuration that is a named pipe is
+// refused without blocking the load (it is judged on the open file).
+func TestConfigNotARegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sealpost.yaml")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Load of a FIFO: %v", err)
+	}
+}
+
+// TestPassphraseFileNotARegularFile: a passphrase file that is a named
+// pipe is refused at once, judged on the open file, instead of blocking.
+func TestPassphraseFileNotARegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pass")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Identity{PassphraseFile: path}).Passphrase(); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Passphrase from a FIFO: %v", err)
+	}
+}
