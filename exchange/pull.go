@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -440,11 +441,46 @@ func (r *partnerRun) correlate(m *bundle.Manifest) string {
 
 // keepCiphertext moves the downloaded file into received/<p>/, the evidence
 // of what arrived and the record that lets a repeated listing be cleaned up.
+// Evidence is never replaced: when a file of that name is kept already (the
+// same name uploaded again, perhaps with other bytes), this one is kept
+// beside it as <name>.1, <name>.2, ... and the operator's log says so.
 func (r *partnerRun) keepCiphertext(in incoming) error {
-	if err := fsx.Rename(in.path, filepath.Join(r.e.dirs.received(r.id), in.name)); err != nil {
+	dst, err := keepEvidence(in.path, r.e.dirs.received(r.id), in.name)
+	if err != nil {
 		return &localError{fmt.Errorf("keep %s in %s: %w", in.name, r.e.dirs.received(r.id), err)}
 	}
+	if filepath.Base(dst) != in.name {
+		r.e.logger.Warn("a file of that name is kept already; this one is kept beside it",
+			"partner", r.id, "file", in.name, "sha256", in.sha256, "kept_as", dst)
+	}
 	return nil
+}
+
+// keepEvidence moves src into dir under name, or under the first free
+// <name>.N when name is taken, never replacing a file; it returns the path
+// used. A src already linked there (a crash between link and unlink) is
+// only unlinked.
+func keepEvidence(src, dir, name string) (string, error) {
+	if first := filepath.Join(dir, name); sameFile(src, first) {
+		return first, os.Remove(src)
+	}
+	for {
+		dst := uniquePath(dir, name)
+		err := fsx.RenameNoReplace(src, dst)
+		if !errors.Is(err, fs.ErrExist) {
+			return dst, err
+		}
+	}
+}
+
+// sameFile reports whether a and b are the same file (hard links).
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // quarantine moves a refused file to quarantine/<p>/ with a reason, logs
