@@ -60,7 +60,7 @@ func (r *partnerRun) pull(ctx context.Context) error {
 	if left > 0 {
 		reason := fmt.Sprintf("%d files under names that are not %s's bundle names were left on the drop for a later run: this run refused limits.max_refused (%d) such files already", left, r.id, r.p.Limits.MaxRefused)
 		r.e.logger.Warn("refusal budget spent", "partner", r.id, "left", left)
-		r.record(audit.Record{Event: evRemoteSkipped, Outcome: "rejected", Error: reason}, nil)
+		r.record(audit.Record{Event: evRemoteSkipped, Outcome: audit.OutcomeOK, Detail: reason}, nil)
 	}
 	return errors.Join(errs...)
 }
@@ -118,7 +118,7 @@ func (r *partnerRun) settled(ctx context.Context, first []sftpdrop.Entry) ([]sft
 // leave logs a file left on the drop for a later run, and why.
 func (r *partnerRun) leave(ent sftpdrop.Entry, why string) {
 	r.e.logger.Info("file left on the drop", "partner", r.id, "file", ent.Name, "why", why)
-	r.record(audit.Record{Event: evRemoteSkipped, File: ent.Name, Bytes: ent.Size, Outcome: "skipped", Error: why}, nil)
+	r.record(audit.Record{Event: evRemoteSkipped, File: ent.Name, Bytes: ent.Size, Outcome: audit.OutcomeOK, Detail: why}, nil)
 }
 
 // partnerName reports whether name is a bundle name from this partner to us.
