@@ -187,7 +187,7 @@ func TestDeadlines(t *testing.T) {
 		}
 	})
 	t.Run("run", func(t *testing.T) {
-		w := newWorld(t, loopbackServer(t), "pull_settle: 1h\nrun_deadline: 1s", us, uk)
+		w := newWorld(t, loopbackServer(t), "pull_settle: 20s\nrun_deadline: 1s", us, uk)
 		w.send(us, uk, "waits", "", map[string]string{"a.txt": "waits"})
 		w.run(us, uk)
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
