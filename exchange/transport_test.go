@@ -180,10 +180,23 @@ func TestDeadlines(t *testing.T) {
 	t.Run("download", func(t *testing.T) {
 		name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 		w := newWorld(t, lyingServer(t, sftpd.WithEndlessFile(name, 1<<30)), "limits:\n  max_bytes: 1MiB", us, uk)
+		// A real bundle, dated after the endless file so that it comes
+		// next: the connection the deadline closed is dialled again.
+		w.send(us, uk, "after", "", map[string]string{"a.txt": "after the deadline"})
+		if res := w.sides[us].eng.RunPartner(t.Context(), uk, true, false); res.Err != nil || res.Pushed != 1 {
+			t.Fatalf("push: %d, %v", res.Pushed, res.Err)
+		}
+		late := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		for _, n := range w.drop(us, uk) {
+			must(t, os.Chtimes(filepath.Join(w.srv.root, us+"-to-"+uk, n), late, late))
+		}
 		setDownloadDeadline(t, w, "1s")
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
 		if !errors.Is(res.Err, sftpdrop.ErrDeadline) || !strings.Contains(res.Err.Error(), "sftp.download_deadline (1s)") {
 			t.Fatalf("run error %v, want the download deadline", res.Err)
+		}
+		if res.Filed != 1 {
+			t.Fatalf("filed %d after the deadline, want the next bundle filed (err %v)", res.Filed, res.Err)
 		}
 	})
 	t.Run("run", func(t *testing.T) {

@@ -91,7 +91,7 @@ func (d *Drop) failed() error {
 // closed so fn returns. Errors name the operation, path and server.
 func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error) error {
 	if err := d.failed(); err != nil {
-		return fmt.Errorf("sftp %s %s on %s: connection already closed: %w", op, p, d.addr, err)
+		return fmt.Errorf("sftp %s %s on %s: %w: %w", op, p, d.addr, ErrClosed, err)
 	}
 	timer := time.AfterFunc(d.timeout, func() {
 		d.fail(fmt.Errorf("no response within %s: %w", d.timeout, ErrTimeout))
