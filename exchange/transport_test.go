@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
@@ -95,6 +96,40 @@ func TestSlowUploadUnderTheFinalName(t *testing.T) {
 	}
 	if left := w.records(uk, "remote.skipped"); len(left) == 0 || !strings.Contains(left[0].Detail, "still changing") {
 		t.Errorf("remote.skipped records %+v, want the file left as still changing", left)
+	}
+}
+
+// TestChangedFileNotRemoved: with pull_settle 0s a half-uploaded bundle
+// is taken and refused, but the partner writes on before it would be
+// removed from the drop: it stays, and arrives whole on the next run.
+func TestChangedFileNotRemoved(t *testing.T) {
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	name, data := sealed(t, w, strings.Repeat("payload line\n", 1000))
+	path := filepath.Join(w.srv.root, us+"-to-"+uk, name)
+	half := len(data) / 2
+	must(t, os.WriteFile(path, data[:half], 0o644))
+	written := false
+	exchange.OnStep(t, func(step string) {
+		if step == "pull.downloaded" && !written {
+			written = true
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			must(t, err)
+			_, err = f.Write(data[half:])
+			must(t, errors.Join(err, f.Close()))
+		}
+	})
+	res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+	if res.Refused != 1 {
+		t.Fatalf("run over the half upload: refused %d, err %v; want the half refused", res.Refused, res.Err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the file the partner was still writing was removed from the drop: %v", err)
+	}
+	if res := w.run(uk, us); res.Filed != 1 {
+		t.Fatalf("next run filed %d, want the whole bundle", res.Filed)
+	}
+	if left := w.drop(us, uk); len(left) != 0 {
+		t.Errorf("drop still holds %v", left)
 	}
 }
 
