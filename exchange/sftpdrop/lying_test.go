@@ -2,9 +2,13 @@ package sftpdrop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,5 +87,39 @@ func TestListStopsAtTheCap(t *testing.T) {
 	t.Logf("listing %d entries allocated %d KiB in all; heap in use %d KiB after", liar.Listed(), alloc>>10, after.HeapInuse>>10)
 	if after.HeapInuse > before.HeapInuse+64<<20 {
 		t.Errorf("heap in use grew from %d to %d bytes", before.HeapInuse, after.HeapInuse)
+	}
+}
+
+// TestListPeakRSS lists a folder without end from a child process and
+// reads the child's peak resident memory from the kernel: it stays under
+// 64 MiB (the library's ReadDir grew to 1.1 GiB and on).
+func TestListPeakRSS(t *testing.T) {
+	if env := os.Getenv("SEALPOST_LIST_CHILD"); env != "" {
+		var cfg Config
+		if err := json.Unmarshal([]byte(env), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		d := dial(t, cfg)
+		if _, _, err := d.List(context.Background(), "/pull"); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	liar, srv := startLiar(t, sftpd.WithLongListing(-1))
+	env, err := json.Marshal(srv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestListPeakRSS$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SEALPOST_LIST_CHILD="+string(env))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	t.Logf("peak RSS of a process listing a folder without end: %d MiB (the server sent %d entries)", peak>>20, liar.Listed())
+	if peak > 64<<20 {
+		t.Errorf("peak RSS %d MiB, want under 64 MiB", peak>>20)
 	}
 }
