@@ -94,6 +94,8 @@ type Partner struct {
 	PGP          PGP
 	Limits       Limits
 	Settle       time.Duration // default 30s
+	PullSettle   time.Duration // a drop file unchanged this long is taken; default 10s, 0 = at once
+	RunDeadline  time.Duration // longest one run for the partner may take; default 6h
 	ReceiptDue   time.Duration // default 24h
 	ResponseDue  time.Duration // default 720h
 }
@@ -109,6 +111,8 @@ type SFTP struct {
 	AfterPull  string        // "delete" (default) or "move"
 	MoveDir    string        // remote folder when AfterPull is "move"
 	Timeout    time.Duration // dial, handshake and each operation; default 30s
+	// DownloadDeadline bounds one download as a whole; default 1h.
+	DownloadDeadline time.Duration
 }
 
 // Schedule holds cron specs as written; "" means not scheduled.
@@ -127,4 +131,12 @@ type PGP struct {
 type Limits struct {
 	MaxBytes int64 // decrypted tar stream; default 10GiB
 	MaxFiles int   // payload files; default 10000
+	// MaxRefused is how many files whose names are not the partner's
+	// bundle names one run may refuse; the rest wait. Default 100.
+	MaxRefused int
+	// QuarantineFiles and QuarantineSize bound the refused files kept in
+	// quarantine/<partner>; past them a refused file is logged, not kept.
+	// Defaults 1000 and 20GiB.
+	QuarantineFiles int
+	QuarantineSize  int64
 }

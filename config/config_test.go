@@ -37,6 +37,7 @@ partners:
       pull_dir: /outbound
       after_pull: move:/outbound/done
       timeout: 45s
+      download_deadline: 20m
     schedule:
       push: "@every 5m"
       pull: "*/10 * * * *"
@@ -47,7 +48,12 @@ partners:
     limits:
       max_bytes: 500MiB
       max_files: 20
+      max_refused: 7
+      quarantine_files: 50
+      quarantine_size: 2GiB
     settle: 1m
+    pull_settle: 5s
+    run_deadline: 2h
     receipt_due: 12h
     response_due: 240h
   de-zoll:
@@ -143,11 +149,15 @@ func TestLoadFull(t *testing.T) {
 					PrivateKey: abs("keys/id_ed25519"), KnownHosts: abs("keys/known_hosts"),
 					PushDir: "/inbound", PullDir: "/outbound",
 					AfterPull: "move", MoveDir: "/outbound/done", Timeout: 45 * time.Second,
+					DownloadDeadline: 20 * time.Minute,
 				},
-				Schedule:    Schedule{Push: "@every 5m", Pull: "*/10 * * * *"},
-				PGP:         PGP{Profile: "rfc9580", Compression: "zlib", Armor: true},
-				Limits:      Limits{MaxBytes: 500 << 20, MaxFiles: 20},
+				Schedule: Schedule{Push: "@every 5m", Pull: "*/10 * * * *"},
+				PGP:      PGP{Profile: "rfc9580", Compression: "zlib", Armor: true},
+				Limits: Limits{MaxBytes: 500 << 20, MaxFiles: 20, MaxRefused: 7,
+					QuarantineFiles: 50, QuarantineSize: 2 << 30},
 				Settle:      time.Minute,
+				PullSettle:  5 * time.Second,
+				RunDeadline: 2 * time.Hour,
 				ReceiptDue:  12 * time.Hour,
 				ResponseDue: 240 * time.Hour,
 			},
@@ -160,10 +170,14 @@ func TestLoadFull(t *testing.T) {
 					PrivateKey: abs("keys/zoll_ed25519"), KnownHosts: abs("keys/known_hosts"),
 					PushDir: "in", PullDir: "out",
 					AfterPull: "delete", Timeout: 30 * time.Second,
+					DownloadDeadline: time.Hour,
 				},
-				PGP:         PGP{Profile: "auto", Compression: "none"},
-				Limits:      Limits{MaxBytes: 10 << 30, MaxFiles: 10000},
+				PGP: PGP{Profile: "auto", Compression: "none"},
+				Limits: Limits{MaxBytes: 10 << 30, MaxFiles: 10000, MaxRefused: 100,
+					QuarantineFiles: 1000, QuarantineSize: 20 << 30},
 				Settle:      30 * time.Second,
+				PullSettle:  10 * time.Second,
+				RunDeadline: 6 * time.Hour,
 				ReceiptDue:  24 * time.Hour,
 				ResponseDue: 720 * time.Hour,
 			},
@@ -240,6 +254,18 @@ func TestLoadErrors(t *testing.T) {
 			key: "partners.uk-hmrc.receipt_due", want: "too short"},
 		{name: "zero timeout", old: "timeout: 45s", new: "timeout: 0s",
 			key: "partners.uk-hmrc.sftp.timeout", want: "too short; the least allowed is 1s"},
+		{name: "zero download deadline", old: "download_deadline: 20m", new: "download_deadline: 0s",
+			key: "partners.uk-hmrc.sftp.download_deadline", want: "too short; the least allowed is 1s"},
+		{name: "zero run deadline", old: "run_deadline: 2h", new: "run_deadline: 0s",
+			key: "partners.uk-hmrc.run_deadline", want: "too short; the least allowed is 1s"},
+		{name: "negative pull settle", old: "pull_settle: 5s", new: "pull_settle: -5s",
+			key: "partners.uk-hmrc.pull_settle", want: "too short"},
+		{name: "zero refusal budget", old: "max_refused: 7", new: "max_refused: 0",
+			key: "partners.uk-hmrc.limits.max_refused", want: "at least 1"},
+		{name: "zero quarantine files", old: "quarantine_files: 50", new: "quarantine_files: 0",
+			key: "partners.uk-hmrc.limits.quarantine_files", want: "at least 1"},
+		{name: "zero quarantine size", old: "quarantine_size: 2GiB", new: "quarantine_size: 0",
+			key: "partners.uk-hmrc.limits.quarantine_size", want: "more than 0"},
 		{name: "bad identity id", old: "id: us-cbp", new: "id: US_CBP",
 			key: "identity.id", want: `"US_CBP" is not a valid party id`},
 		{name: "bad partner id", old: "  de-zoll:", new: "  -de-zoll:",
@@ -374,7 +400,7 @@ func TestErrorMessage(t *testing.T) {
 	writeConfig(t, dir, text)
 	t.Chdir(dir)
 	_, err := Load("sealpost.yaml")
-	want := `sealpost.yaml:29: partners.uk-hmrc.limits.max_bytes: "10 GiBs" is not a size (use e.g. 500MiB or 10GiB)`
+	want := `sealpost.yaml:30: partners.uk-hmrc.limits.max_bytes: "10 GiBs" is not a size (use e.g. 500MiB or 10GiB)`
 	if err == nil || err.Error() != want {
 		t.Errorf("Load: got %v, want %s", err, want)
 	}

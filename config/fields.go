@@ -50,6 +50,8 @@ func (w *walker) partnerFields(p *Partner) fields {
 		"pgp":          w.section(w.pgpFields(&p.PGP)),
 		"limits":       w.section(w.limitsFields(&p.Limits)),
 		"settle":       w.duration(&p.Settle, 0),
+		"pull_settle":  w.duration(&p.PullSettle, 0),
+		"run_deadline": w.duration(&p.RunDeadline, time.Second),
 		"receipt_due":  w.duration(&p.ReceiptDue, time.Second),
 		"response_due": w.duration(&p.ResponseDue, time.Second),
 	}
@@ -57,14 +59,15 @@ func (w *walker) partnerFields(p *Partner) fields {
 
 func (w *walker) sftpFields(s *SFTP) fields {
 	return fields{
-		"address":     w.address(&s.Address),
-		"user":        w.str(&s.User),
-		"private_key": w.path(&s.PrivateKey, CheckPrivateFile),
-		"known_hosts": w.path(&s.KnownHosts, checkTrustedFile),
-		"push_dir":    w.str(&s.PushDir),
-		"pull_dir":    w.str(&s.PullDir),
-		"after_pull":  w.afterPull(s),
-		"timeout":     w.duration(&s.Timeout, time.Second),
+		"address":           w.address(&s.Address),
+		"user":              w.str(&s.User),
+		"private_key":       w.path(&s.PrivateKey, CheckPrivateFile),
+		"known_hosts":       w.path(&s.KnownHosts, checkTrustedFile),
+		"push_dir":          w.str(&s.PushDir),
+		"pull_dir":          w.str(&s.PullDir),
+		"after_pull":        w.afterPull(s),
+		"timeout":           w.duration(&s.Timeout, time.Second),
+		"download_deadline": w.duration(&s.DownloadDeadline, time.Second),
 	}
 }
 
@@ -81,7 +84,9 @@ func (w *walker) pgpFields(p *PGP) fields {
 }
 
 func (w *walker) limitsFields(l *Limits) fields {
-	return fields{"max_bytes": w.size(&l.MaxBytes), "max_files": w.count(&l.MaxFiles)}
+	return fields{"max_bytes": w.size(&l.MaxBytes), "max_files": w.count(&l.MaxFiles),
+		"max_refused": w.count(&l.MaxRefused), "quarantine_files": w.count(&l.QuarantineFiles),
+		"quarantine_size": w.size(&l.QuarantineSize)}
 }
 
 // Decoders of single values.

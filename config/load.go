@@ -18,12 +18,18 @@ import (
 
 // Defaults for what a partner leaves out.
 const (
-	DefaultMaxBytes    int64 = 10 << 30
-	DefaultMaxFiles          = 10000
-	DefaultSettle            = 30 * time.Second
-	DefaultReceiptDue        = 24 * time.Hour
-	DefaultResponseDue       = 720 * time.Hour
-	DefaultTimeout           = 30 * time.Second
+	DefaultMaxBytes         int64 = 10 << 30
+	DefaultMaxFiles               = 10000
+	DefaultSettle                 = 30 * time.Second
+	DefaultReceiptDue             = 24 * time.Hour
+	DefaultResponseDue            = 720 * time.Hour
+	DefaultTimeout                = 30 * time.Second
+	DefaultPullSettle             = 10 * time.Second
+	DefaultRunDeadline            = 6 * time.Hour
+	DefaultDownloadDeadline       = time.Hour
+	DefaultMaxRefused             = 100
+	DefaultQuarantineFiles        = 1000
+	DefaultQuarantineSize   int64 = 20 << 30
 )
 
 // Load reads the configuration at path, strictly decodes it (unknown keys are
@@ -163,11 +169,14 @@ func (w *walker) partners(ps map[string]*Partner) field {
 // newPartner returns a partner with every default set.
 func newPartner(id string) *Partner {
 	return &Partner{
-		ID:          id,
-		SFTP:        SFTP{AfterPull: "delete", Timeout: DefaultTimeout},
-		PGP:         PGP{Profile: "auto", Compression: "none"},
-		Limits:      Limits{MaxBytes: DefaultMaxBytes, MaxFiles: DefaultMaxFiles},
+		ID:   id,
+		SFTP: SFTP{AfterPull: "delete", Timeout: DefaultTimeout, DownloadDeadline: DefaultDownloadDeadline},
+		PGP:  PGP{Profile: "auto", Compression: "none"},
+		Limits: Limits{MaxBytes: DefaultMaxBytes, MaxFiles: DefaultMaxFiles, MaxRefused: DefaultMaxRefused,
+			QuarantineFiles: DefaultQuarantineFiles, QuarantineSize: DefaultQuarantineSize},
 		Settle:      DefaultSettle,
+		PullSettle:  DefaultPullSettle,
+		RunDeadline: DefaultRunDeadline,
 		ReceiptDue:  DefaultReceiptDue,
 		ResponseDue: DefaultResponseDue,
 	}

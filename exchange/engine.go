@@ -20,6 +20,7 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -159,6 +160,11 @@ func (e *Engine) RunPartner(ctx context.Context, partner string, push, pull bool
 	defer lock.release()
 	r := &partnerRun{e: e, id: partner, p: e.cfg.Partners[partner], peer: e.Peers[partner], res: &res}
 	defer r.close()
+	if d := r.p.RunDeadline; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("the run for %s took longer than run_deadline (%s): %w", partner, d, sftpdrop.ErrDeadline))
+		defer cancel()
+	}
 	res.Err = r.cycle(ctx, push, pull)
 	return res
 }

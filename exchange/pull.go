@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/sealpost/sealpost/crypto"
@@ -21,39 +23,129 @@ import (
 
 // pull fetches every bundle waiting on the partner's drop: each is made
 // durable on local disk, removed (or moved) on the drop, then verified and
-// filed or quarantined. A file already received is only cleaned up.
+// filed or quarantined. A file already received is only cleaned up. Only
+// files unchanged for pull_settle are taken, the partner's own bundle names
+// first, and files under other names only until max_refused of them were
+// refused in this run.
 func (r *partnerRun) pull(ctx context.Context) error {
+	entries, err := r.listPull(ctx, true)
+	if err != nil {
+		return err
+	}
+	if entries, err = r.settled(ctx, entries); err != nil {
+		return err
+	}
+	r.order(entries)
+	var errs []error
+	refused, left := 0, 0
+	for _, ent := range entries {
+		if ctx.Err() != nil {
+			errs = append(errs, context.Cause(ctx))
+			break
+		}
+		ours := r.partnerName(ent.Name)
+		if !ours && refused >= r.p.Limits.MaxRefused {
+			left++
+			continue
+		}
+		before := r.res.Refused
+		if err := r.pullOne(ctx, ent); err != nil {
+			r.e.logger.Error("pull failed", "partner", r.id, "file", ent.Name, "err", err)
+			errs = append(errs, err)
+		}
+		if !ours && r.res.Refused > before {
+			refused++
+		}
+	}
+	if left > 0 {
+		reason := fmt.Sprintf("%d files under names that are not %s's bundle names were left on the drop for a later run: this run refused limits.max_refused (%d) such files already", left, r.id, r.p.Limits.MaxRefused)
+		r.e.logger.Warn("refusal budget spent", "partner", r.id, "left", left)
+		r.record(audit.Record{Event: evRemoteSkipped, Outcome: audit.OutcomeOK, Detail: reason}, nil)
+	}
+	return errors.Join(errs...)
+}
+
+// listPull lists the pull folder; logSkipped records the names skipped.
+func (r *partnerRun) listPull(ctx context.Context, logSkipped bool) ([]sftpdrop.Entry, error) {
 	var entries []sftpdrop.Entry
 	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
 		var skipped []sftpdrop.Skipped
 		var err error
 		entries, skipped, err = d.List(ctx, r.p.SFTP.PullDir)
 		for _, s := range skipped {
-			r.record(audit.Record{Event: evRemoteSkipped, File: s.Name, Outcome: "rejected", Error: s.Reason}, nil)
+			if logSkipped {
+				r.record(audit.Record{Event: evRemoteSkipped, File: s.Name, Outcome: "rejected", Error: s.Reason}, nil)
+			}
 		}
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("pull %s: list %s: %w", r.id, r.p.SFTP.PullDir, err)
+		return nil, fmt.Errorf("pull %s: list %s: %w", r.id, r.p.SFTP.PullDir, err)
 	}
-	var errs []error
-	for _, ent := range entries {
-		if ctx.Err() != nil {
-			errs = append(errs, ctx.Err())
-			break
-		}
-		if err := r.pullOne(ctx, ent); err != nil {
-			r.e.logger.Error("pull failed", "partner", r.id, "file", ent.Name, "err", err)
-			errs = append(errs, err)
+	return entries, nil
+}
+
+// settled lists the pull folder again pull_settle after the first listing
+// and keeps the entries whose size and modification time did not change:
+// a partner uploading under the final name is not taken half way. Our
+// clock times the wait, so the server's clock does not matter.
+func (r *partnerRun) settled(ctx context.Context, first []sftpdrop.Entry) ([]sftpdrop.Entry, error) {
+	if r.p.PullSettle <= 0 || len(first) == 0 {
+		return first, nil
+	}
+	if err := sleepCtx(ctx, r.p.PullSettle); err != nil {
+		return nil, fmt.Errorf("pull %s: wait for the drop to settle: %w", r.id, context.Cause(ctx))
+	}
+	again, err := r.listPull(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	was := make(map[string]sftpdrop.Entry, len(first))
+	for _, e := range first {
+		was[e.Name] = e
+	}
+	var out []sftpdrop.Entry
+	for _, e := range again {
+		if old, ok := was[e.Name]; ok && old.Size == e.Size && old.ModTime.Equal(e.ModTime) {
+			out = append(out, e)
+		} else if ok {
+			r.leave(e, fmt.Sprintf("still changing (%d bytes, then %d bytes %s later); left on the drop for a later run", old.Size, e.Size, r.p.PullSettle))
 		}
 	}
-	return errors.Join(errs...)
+	return out, nil
+}
+
+// leave logs a file left on the drop for a later run, and why.
+func (r *partnerRun) leave(ent sftpdrop.Entry, why string) {
+	r.e.logger.Info("file left on the drop", "partner", r.id, "file", ent.Name, "why", why)
+	r.record(audit.Record{Event: evRemoteSkipped, File: ent.Name, Bytes: ent.Size, Outcome: audit.OutcomeOK, Detail: why}, nil)
+}
+
+// partnerName reports whether name is a bundle name from this partner to us.
+func (r *partnerRun) partnerName(name string) bool {
+	from, to, _, _, _, ok := bundle.ParseFileName(name)
+	return ok && from == r.id && to == r.e.cfg.Identity.ID
+}
+
+// order puts the partner's bundle names first, then the rest; each group
+// oldest first (by the server's modification time), then by name.
+func (r *partnerRun) order(entries []sftpdrop.Entry) {
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		if pa, pb := r.partnerName(a.Name), r.partnerName(b.Name); pa != pb {
+			return pa
+		}
+		if !a.ModTime.Equal(b.ModTime) {
+			return a.ModTime.Before(b.ModTime)
+		}
+		return a.Name < b.Name
+	})
 }
 
 // pullOne downloads one remote file, cleans it up on the drop, and files it.
 func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if r.alreadyReceived(ent) {
-		if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
+		if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent) }); err != nil {
 			return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 		}
 		return r.record(audit.Record{Event: evDuplicate, File: ent.Name, Bytes: ent.Size,
@@ -73,6 +165,10 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if early != nil {
 		defer os.RemoveAll(early.stage)
 	}
+	if errors.Is(err, sftpdrop.ErrChanged) {
+		r.leave(ent, fmt.Sprintf("changed while it was read (%v); left on the drop for a later run", err))
+		return nil
+	}
 	if err != nil {
 		r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name}, err)
 		return fmt.Errorf("pull %s/%s: download: %w", r.id, ent.Name, err)
@@ -81,7 +177,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if err := r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name, Bytes: ent.Size, SHA256: sum}, nil); err != nil {
 		return err
 	}
-	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
+	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent) }); err != nil {
 		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
@@ -110,9 +206,15 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 	h := sha256.New() // the receipt names the bytes refused: hash them, keep nothing
 	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
 		h.Reset()
-		_, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, h)
+		dctx, cancel := r.downloadDeadline(ctx, ent)
+		defer cancel()
+		_, err := d.DownloadListed(dctx, r.p.SFTP.PullDir, ent, h)
 		return err
 	})
+	if errors.Is(err, sftpdrop.ErrChanged) {
+		r.leave(ent, fmt.Sprintf("changed while it was read (%v); left on the drop for a later run", err))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("pull %s/%s: hash: %w", r.id, ent.Name, err)
 	}
@@ -125,10 +227,12 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 			return err
 		}
 	}
-	reason := uniquePath(r.e.dirs.quarantine(r.id), ent.Name) + ".reason.json"
-	rj := reasonFile{File: ent.Name, Code: "limits", Reason: cause.Error(), SHA256: in.sha256, Bytes: ent.Size, Time: r.e.now().UTC()}
-	if err := writeJSON(reason, rj); err != nil {
-		return &localError{err}
+	if r.quarantineRoom(0) {
+		reason := uniquePath(r.e.dirs.quarantine(r.id), ent.Name) + ".reason.json"
+		rj := reasonFile{File: ent.Name, Code: "limits", Reason: cause.Error(), SHA256: in.sha256, Bytes: ent.Size, Time: r.e.now().UTC()}
+		if err := writeJSON(reason, rj); err != nil {
+			return &localError{err}
+		}
 	}
 	// Recorded before the drop is cleaned: a crash in between leaves the
 	// file listed again, and alreadyReceived then only cleans it up.
@@ -137,7 +241,7 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 		return err
 	}
 	r.res.Refused++
-	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent.Name) }); err != nil {
+	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent) }); err != nil {
 		return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 	}
 	return nil
@@ -226,7 +330,9 @@ func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdro
 	h := sha256.New()
 	task := startTask(r.e.progress, "pull "+ent.Name, ent.Size)
 	defer task.Done()
-	n, err := d.Download(ctx, r.p.SFTP.PullDir, ent.Name, io.MultiWriter(f, h, task, also))
+	dctx, cancel := r.downloadDeadline(ctx, ent)
+	defer cancel()
+	n, err := d.DownloadListed(dctx, r.p.SFTP.PullDir, ent, io.MultiWriter(f, h, task, also))
 	if err == nil && n != ent.Size {
 		err = fmt.Errorf("downloaded %d bytes of %s, the drop listed %d", n, ent.Name, ent.Size)
 	}
@@ -240,14 +346,30 @@ func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdro
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// afterPull removes the remote file, or moves it to the configured folder.
-func (r *partnerRun) afterPull(d *sftpdrop.Drop, name string) error {
-	src := pathJoin(r.p.SFTP.PullDir, name)
+// downloadDeadline bounds one download of ent by sftp.download_deadline.
+func (r *partnerRun) downloadDeadline(ctx context.Context, ent sftpdrop.Entry) (context.Context, context.CancelFunc) {
+	dl := r.p.SFTP.DownloadDeadline
+	return context.WithTimeoutCause(ctx, dl, fmt.Errorf("download of %s took longer than sftp.download_deadline (%s): %w", ent.Name, dl, sftpdrop.ErrDeadline))
+}
+
+// afterPull removes the remote file, or moves it to the configured folder,
+// unless it changed (size or modification time) since it was listed: a
+// partner still writing it would lose its bundle. Such a file is left on
+// the drop and logged; a later run sees it with its new size.
+func (r *partnerRun) afterPull(d *sftpdrop.Drop, ent sftpdrop.Entry) error {
+	src := pathJoin(r.p.SFTP.PullDir, ent.Name)
+	fi, err := d.Stat(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed or moved already
+	} else if err != nil {
+		return err
+	}
+	if fi.Size() != ent.Size || !fi.ModTime().Equal(ent.ModTime) {
+		r.leave(ent, fmt.Sprintf("changed on the drop since it was listed (now %d bytes); not removed", fi.Size()))
+		return nil
+	}
 	if r.p.SFTP.AfterPull == "move" {
-		if _, err := d.Stat(src); err != nil {
-			return nil // moved already
-		}
-		return d.Rename(src, pathJoin(r.p.SFTP.MoveDir, name))
+		return d.Rename(src, pathJoin(r.p.SFTP.MoveDir, ent.Name))
 	}
 	return d.Remove(src)
 }
@@ -440,11 +562,46 @@ func (r *partnerRun) correlate(m *bundle.Manifest) string {
 
 // keepCiphertext moves the downloaded file into received/<p>/, the evidence
 // of what arrived and the record that lets a repeated listing be cleaned up.
+// Evidence is never replaced: when a file of that name is kept already (the
+// same name uploaded again, perhaps with other bytes), this one is kept
+// beside it as <name>.1, <name>.2, ... and the operator's log says so.
 func (r *partnerRun) keepCiphertext(in incoming) error {
-	if err := fsx.Rename(in.path, filepath.Join(r.e.dirs.received(r.id), in.name)); err != nil {
+	dst, err := keepEvidence(in.path, r.e.dirs.received(r.id), in.name)
+	if err != nil {
 		return &localError{fmt.Errorf("keep %s in %s: %w", in.name, r.e.dirs.received(r.id), err)}
 	}
+	if filepath.Base(dst) != in.name {
+		r.e.logger.Warn("a file of that name is kept already; this one is kept beside it",
+			"partner", r.id, "file", in.name, "sha256", in.sha256, "kept_as", dst)
+	}
 	return nil
+}
+
+// keepEvidence moves src into dir under name, or under the first free
+// <name>.N when name is taken, never replacing a file; it returns the path
+// used. A src already linked there (a crash between link and unlink) is
+// only unlinked.
+func keepEvidence(src, dir, name string) (string, error) {
+	if first := filepath.Join(dir, name); sameFile(src, first) {
+		return first, os.Remove(src)
+	}
+	for {
+		dst := uniquePath(dir, name)
+		err := fsx.RenameNoReplace(src, dst)
+		if !errors.Is(err, fs.ErrExist) {
+			return dst, err
+		}
+	}
+}
+
+// sameFile reports whether a and b are the same file (hard links).
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // quarantine moves a refused file to quarantine/<p>/ with a reason, logs
@@ -462,10 +619,11 @@ func (r *partnerRun) quarantine(in incoming, m *bundle.Manifest, code string, ca
 	reason, logged := "", false
 	if recovering {
 		if reason = pendingReason(qdir, in); reason != "" {
-			logged = r.e.loggedWhere(func(l audit.Record) bool {
-				return l.Event == rec.Event && l.Partner == r.id && l.File == in.name && l.SHA256 == in.sha256
-			})
+			logged = r.loggedRefusal(in)
 		}
+	}
+	if reason == "" && !r.quarantineRoom(in.size) {
+		return r.refuseUnkept(in, id, code, cause, rec, recovering)
 	}
 	if reason == "" {
 		if in.kind != bundle.KindReceipt {
@@ -492,6 +650,59 @@ func (r *partnerRun) quarantine(in incoming, m *bundle.Manifest, code string, ca
 	}
 	r.res.Refused++
 	r.e.logger.Warn("bundle refused", "partner", r.id, "file", in.name, "code", code, "err", cause, "moved_to", dst)
+	return nil
+}
+
+// loggedRefusal reports whether the log holds the refusal of this very
+// file (same name, same bytes).
+func (r *partnerRun) loggedRefusal(in incoming) bool {
+	return r.e.loggedWhere(func(l audit.Record) bool {
+		return l.Event == audit.EvRejected && l.Partner == r.id && l.File == in.name && l.SHA256 == in.sha256
+	})
+}
+
+// quarantineRoom reports whether quarantine/<p>/ may keep one more refused
+// file of size bytes within limits.quarantine_files (counted by reasons
+// kept) and limits.quarantine_size (all bytes in the folder).
+func (r *partnerRun) quarantineRoom(size int64) bool {
+	lim := r.p.Limits
+	ents, err := os.ReadDir(r.e.dirs.quarantine(r.id))
+	if err != nil {
+		return false
+	}
+	files, bytes := 0, int64(0)
+	for _, de := range ents {
+		if strings.HasSuffix(de.Name(), ".reason.json") {
+			files++
+		}
+		if fi, err := de.Info(); err == nil {
+			bytes += fi.Size()
+		}
+	}
+	return (lim.QuarantineFiles <= 0 || files < lim.QuarantineFiles) &&
+		(lim.QuarantineSize <= 0 || bytes+size <= lim.QuarantineSize)
+}
+
+// refuseUnkept refuses a file like quarantine does, when quarantine/<p>/ is
+// full: the oldest evidence stays, this file is only logged (name, size,
+// sha256, reason), answered and deleted.
+func (r *partnerRun) refuseUnkept(in incoming, id, code string, cause error, rec audit.Record, recovering bool) error {
+	if !recovering || !r.loggedRefusal(in) {
+		if in.kind != bundle.KindReceipt {
+			if err := r.oweReceipt(in, id, "", bundle.StatusRejected, code, cause.Error()); err != nil {
+				return err
+			}
+		}
+		rec.Detail = fmt.Sprintf("not kept: quarantine/%s holds limits.quarantine_files (%d) or limits.quarantine_size (%d bytes) already", r.id, r.p.Limits.QuarantineFiles, r.p.Limits.QuarantineSize)
+		if err := r.record(rec, nil); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(in.path); err != nil {
+		return &localError{fmt.Errorf("remove refused file %s: %w", in.path, err)}
+	}
+	r.res.Refused++
+	r.e.logger.Warn("bundle refused; quarantine full, not kept", "partner", r.id, "file", in.name, "code", code, "err", cause)
 	return nil
 }
 

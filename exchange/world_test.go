@@ -264,11 +264,24 @@ func readJSONFile(t testing.TB, path string, v any) {
 // runAll is a full cycle for every partner.
 func runAll() exchange.RunOptions { return exchange.RunOptions{} }
 
-// withSettle adds "settle: 0s" to a partner block that sets none, so that
-// items queued in tests go at once.
+// withSettle adds "settle: 0s" and "pull_settle: 0s" to a partner block
+// that sets neither, so that items queued in tests go, and files on the
+// drop are taken, at once.
 func withSettle(extra string) string {
-	if strings.Contains(extra, "settle:") {
-		return extra
+	for _, key := range []string{"pull_settle", "settle"} {
+		if !hasKey(extra, key) {
+			extra = key + ": 0s\n" + extra
+		}
 	}
-	return "settle: 0s\n" + extra
+	return extra
+}
+
+// hasKey reports whether a partner block sets key at its top level.
+func hasKey(block, key string) bool {
+	for _, line := range strings.Split(block, "\n") {
+		if strings.HasPrefix(line, key+":") {
+			return true
+		}
+	}
+	return false
 }

@@ -203,6 +203,7 @@ partners:
       pull_dir: /%[2]s-to-%[1]s
       timeout: 10s
     settle: 0s
+    pull_settle: 0s
 %[7]s`, id, peer, w.parties[peer].fp, srv.Addr, srv.ClientKey, srv.KnownHosts, extra)
 		p.cfgPath = filepath.Join(p.dir, "sealpost.yaml")
 		must(t, os.WriteFile(p.cfgPath, []byte(yaml), 0o600))

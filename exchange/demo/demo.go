@@ -165,6 +165,7 @@ partners:
       push: "@every 1m"
       pull: "@every 1m"
     settle: 0s
+    pull_settle: 0s
 `, id, peer, strings.TrimSpace(string(fp)), srv.Addr, srv.ClientKey, srv.KnownHosts)
 	return fsx.WriteFile(filepath.Join(home, "sealpost.yaml"), []byte(yaml), 0o600)
 }

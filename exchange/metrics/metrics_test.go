@@ -64,6 +64,7 @@ partners:
       pull_dir: /%[2]s-to-%[1]s
       timeout: 10s
     settle: 0s
+    pull_settle: 0s
 %[7]s`, id, peer, fps[peer], srv.Addr, srv.ClientKey, srv.KnownHosts, extra)
 		path := filepath.Join(base, id+".yaml")
 		must(t, os.WriteFile(path, []byte(yaml), 0o600))

@@ -22,6 +22,9 @@ import (
 // MaxEntries caps the entries List returns.
 const MaxEntries = 10000
 
+// MaxScanned caps the folder entries of any kind List reads.
+const MaxScanned = 100000
+
 // maxSkipped caps the skipped names List reports one by one.
 const maxSkipped = 100
 
@@ -88,7 +91,7 @@ func (d *Drop) failed() error {
 // closed so fn returns. Errors name the operation, path and server.
 func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error) error {
 	if err := d.failed(); err != nil {
-		return fmt.Errorf("sftp %s %s on %s: connection already closed: %w", op, p, d.addr, err)
+		return fmt.Errorf("sftp %s %s on %s: %w: %w", op, p, d.addr, ErrClosed, err)
 	}
 	timer := time.AfterFunc(d.timeout, func() {
 		d.fail(fmt.Errorf("no response within %s: %w", d.timeout, ErrTimeout))
@@ -149,34 +152,51 @@ type Entry struct {
 type Skipped struct{ Name, Reason string }
 
 // List returns the regular files in dir with final names (not starting with
-// '.', ending in .pgp or .asc), sorted by name, at most MaxEntries. Hostile
-// names, symbolic links and other non-regular final names are returned in
-// skipped with a reason, as is the cut when the listing is truncated. Hidden
-// files (uploads in progress) and other names are ignored silently.
+// '.', ending in .pgp or .asc), sorted by name: the first MaxEntries the
+// server lists. The folder is read page by page and reading stops after
+// MaxScanned entries of any kind, so a listing without end costs bounded
+// memory and time. Hostile names, symbolic links and other non-regular
+// final names are returned in skipped with a reason, as is the cut when the
+// listing is truncated. Hidden files (uploads in progress) and other names
+// are ignored silently.
 func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped []Skipped, err error) {
-	var infos []fs.FileInfo
-	err = d.do(ctx, "list", dir, func(func()) error {
+	var scanned, cut int
+	add := func(fi fs.FileInfo) {
+		if scanned++; scanned > MaxScanned {
+			return
+		}
+		entry, reason := classify(fi)
+		switch {
+		case reason != "":
+			if len(skipped) < maxSkipped {
+				skipped = append(skipped, Skipped{Name: fi.Name(), Reason: reason})
+			} else {
+				cut++
+			}
+		case entry == nil:
+		case len(entries) == MaxEntries:
+			cut++
+		default:
+			entries = append(entries, *entry)
+		}
+	}
+	complete := false
+	err = d.do(ctx, "list", dir, func(kick func()) error {
 		var err error
-		infos, err = d.sftp.ReadDirContext(ctx, dir)
+		complete, err = d.walkDir(ctx, dir, kick, add, func() bool { return scanned < MaxScanned })
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Name() < infos[j].Name() })
-	for _, fi := range infos {
-		entry, reason := classify(fi)
-		switch {
-		case reason != "":
-			skipped = append(skipped, Skipped{Name: fi.Name(), Reason: reason})
-		case entry == nil:
-		case len(entries) == MaxEntries:
-			skipped = append(skipped, Skipped{Name: fi.Name(), Reason: fmt.Sprintf("listing truncated after %d files", MaxEntries)})
-		default:
-			entries = append(entries, *entry)
-		}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	if cut > 0 {
+		skipped = append(skipped, Skipped{Reason: fmt.Sprintf("%d more entries not listed (at most %d files and %d skipped names are reported)", cut, MaxEntries, maxSkipped)})
 	}
-	return entries, capSkipped(skipped), nil
+	if !complete {
+		skipped = append(skipped, Skipped{Reason: fmt.Sprintf("listing truncated: reading stopped after %d entries", MaxScanned)})
+	}
+	return entries, skipped, nil
 }
 
 // classify returns the entry for a wanted file, a reason for a refused one,
@@ -199,19 +219,25 @@ func classify(fi fs.FileInfo) (*Entry, string) {
 	return &Entry{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, ""
 }
 
-// capSkipped keeps the first maxSkipped reports and summarises the rest.
-func capSkipped(skipped []Skipped) []Skipped {
-	if len(skipped) <= maxSkipped {
-		return skipped
-	}
-	more := len(skipped) - maxSkipped
-	return append(skipped[:maxSkipped:maxSkipped], Skipped{Reason: fmt.Sprintf("%d more skipped entries not listed", more)})
+// Download copies dir/name into w using concurrent reads and returns the
+// byte count, which must equal the remote file's size (else ErrSize). It
+// reads at most one byte more than that size, whatever the server sends.
+func (d *Drop) Download(ctx context.Context, dir, name string, w io.Writer) (int64, error) {
+	return d.download(ctx, path.Join(dir, name), nil, w)
 }
 
-// Download copies dir/name into w using concurrent reads and returns the
-// byte count, which must equal the remote file's size (else ErrSize).
-func (d *Drop) Download(ctx context.Context, dir, name string, w io.Writer) (int64, error) {
-	p := path.Join(dir, name)
+// DownloadListed is Download for a file as List returned it: it fails with
+// ErrChanged, before or after reading, when the file's size or modification
+// time is no longer what the listing said, or when it holds more bytes than
+// listed (a partner still uploading, a server serving without end). At most
+// ent.Size+1 bytes are read.
+func (d *Drop) DownloadListed(ctx context.Context, dir string, ent Entry, w io.Writer) (int64, error) {
+	return d.download(ctx, path.Join(dir, ent.Name), &ent, w)
+}
+
+// download reads the file at p into w, at most its size (listed, when
+// listed is set, else as stat gives it) plus one byte.
+func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Writer) (int64, error) {
 	var n int64
 	err := d.do(ctx, "download", p, func(kick func()) error {
 		fi, err := d.sftp.Lstat(p)
@@ -221,17 +247,89 @@ func (d *Drop) Download(ctx context.Context, dir, name string, w io.Writer) (int
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 		}
+		if err := unchanged(listed, fi); err != nil {
+			return err
+		}
 		f, err := d.sftp.Open(p)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		n, err = f.WriteTo(progress{w, kick})
-		if err == nil && n != fi.Size() {
-			err = fmt.Errorf("received %d bytes of a %d-byte file: %w", n, fi.Size(), ErrSize)
+		capped := &capWriter{w: progress{w, kick}, left: fi.Size() + 1}
+		n, err = f.WriteTo(capped)
+		if errors.Is(err, errPastSize) {
+			return fmt.Errorf("the server sent more than the file's %d bytes: %w", fi.Size(), changedOr(listed, ErrSize))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if listed != nil {
+			if err := d.recheck(p, listed); err != nil {
+				return err
+			}
+		}
+		if n != fi.Size() {
+			return fmt.Errorf("received %d bytes of a %d-byte file: %w", n, fi.Size(), ErrSize)
+		}
+		return nil
 	})
+	return n, err
+}
+
+// recheck stats p again after a download and compares it with the listing.
+func (d *Drop) recheck(p string, listed *Entry) error {
+	fi, err := d.sftp.Lstat(p)
+	if err != nil {
+		return fmt.Errorf("stat after reading: %w", err)
+	}
+	return unchanged(listed, fi)
+}
+
+// unchanged returns an ErrChanged error when fi's size or modification time
+// differs from the listing (nil listed: nothing to compare).
+func unchanged(listed *Entry, fi fs.FileInfo) error {
+	switch {
+	case listed == nil:
+		return nil
+	case fi.Size() != listed.Size:
+		return fmt.Errorf("size is %d bytes, the listing said %d: %w", fi.Size(), listed.Size, ErrChanged)
+	case !fi.ModTime().Equal(listed.ModTime):
+		return fmt.Errorf("modified at %s, the listing said %s: %w", fi.ModTime().UTC().Format(time.RFC3339), listed.ModTime.UTC().Format(time.RFC3339), ErrChanged)
+	}
+	return nil
+}
+
+// changedOr is ErrChanged for a listed file and other for a plain download.
+func changedOr(listed *Entry, other error) error {
+	if listed != nil {
+		return ErrChanged
+	}
+	return other
+}
+
+// errPastSize stops a download that goes on past the file's size.
+var errPastSize = errors.New("more bytes than the file's size")
+
+// capWriter passes on at most left-1 bytes: the left-th byte (one past the
+// file's size) fails the write with errPastSize, so a server that never
+// stops sending is cut off there.
+type capWriter struct {
+	w    io.Writer
+	left int64
+}
+
+// Write passes b on while within the cap.
+func (c *capWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) >= c.left {
+		n, err := c.w.Write(b[:c.left-1])
+		c.left -= int64(n)
+		if err == nil {
+			err = errPastSize
+		}
+		return n, err
+	}
+	n, err := c.w.Write(b)
+	c.left -= int64(n)
 	return n, err
 }
 

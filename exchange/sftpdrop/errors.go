@@ -26,6 +26,15 @@ var (
 	ErrTimeout = errors.New("sftp server stalled")
 	// ErrSize: the byte count transferred differs from the expected or remote size.
 	ErrSize = errors.New("sftp transfer size mismatch")
+	// ErrChanged: a listed file changed (size, modification time, more
+	// bytes than listed) before or while it was read: it is still being
+	// written. Not retried within a run; the file is left for a later run.
+	ErrChanged = errors.New("remote file changed since it was listed")
+	// ErrDeadline: a download or a run took longer than its overall deadline.
+	ErrDeadline = errors.New("sftp transfer deadline passed")
+	// ErrClosed: the connection was closed by an earlier failure (wrapped
+	// beside it). Retried on a new connection, whatever that failure was.
+	ErrClosed = errors.New("connection already closed")
 )
 
 // HostKeyError explains a host key that known_hosts does not vouch for. It
@@ -86,13 +95,15 @@ func (e *HostKeyError) Unwrap() error { return e.Err }
 
 // IsPermanent reports whether err must not be retried: host key and login
 // failures, unusable configuration, permission denied, a missing file or
-// folder (a configuration error), and a cancelled context.
+// folder (a configuration error), a file still changing, a passed deadline
+// and a cancelled context; never a connection closed by an earlier failure,
+// which a new connection may cure.
 func IsPermanent(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, ErrClosed) {
 		return false
 	}
 	for _, target := range []error{
-		ErrHostKey, ErrAuth, ErrConfig, ErrName,
+		ErrHostKey, ErrAuth, ErrConfig, ErrName, ErrChanged, ErrDeadline,
 		fs.ErrPermission, fs.ErrNotExist,
 		context.Canceled, context.DeadlineExceeded,
 	} {

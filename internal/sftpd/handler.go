@@ -20,6 +20,7 @@ type rootFS struct {
 	noPosixRename bool     // answer posix-rename@openssh.com as unsupported
 	refuseRename  bool     // refuse every rename with "permission denied"
 	extra         []string // names added to every listing (a lying server)
+	lies          *lies    // other lies, and what they served
 }
 
 var (
@@ -46,6 +47,9 @@ func rel(p string) string {
 
 // Fileread opens a file for reading.
 func (fsys *rootFS) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	if fsys.lies.isEndless(path.Base(r.Filepath)) {
+		return endlessReader{}, nil
+	}
 	return fsys.root.Open(rel(r.Filepath))
 }
 
@@ -178,6 +182,9 @@ func (fsys *rootFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 	case "List":
 		return fsys.list(name)
 	case "Stat":
+		if fsys.lies.isEndless(path.Base(name)) {
+			return lister{fsys.lies.endlessInfo()}, nil
+		}
 		fi, err := fsys.root.Stat(name)
 		return statLister(fi, err)
 	}
@@ -186,6 +193,9 @@ func (fsys *rootFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 
 // Lstat answers LSTAT without following a final symbolic link.
 func (fsys *rootFS) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
+	if fsys.lies.isEndless(path.Base(r.Filepath)) {
+		return lister{fsys.lies.endlessInfo()}, nil
+	}
 	return statLister(fsys.root.Lstat(rel(r.Filepath)))
 }
 
@@ -213,7 +223,10 @@ func (fsys *rootFS) list(name string) (sftp.ListerAt, error) {
 	for _, n := range fsys.extra {
 		entries = append(entries, fakeFile(n))
 	}
-	return lister(entries), nil
+	if fsys.lies.endless != "" {
+		entries = append(entries, fsys.lies.endlessInfo())
+	}
+	return lyingLister{real: entries, lies: fsys.lies}, nil
 }
 
 // fakeFile is a listed regular file of 1 byte that does not exist.

@@ -50,6 +50,7 @@ type options struct {
 	noPosixRename bool
 	refuseRename  bool
 	extra         []string
+	lies          *lies
 	rsaHostKey    bool
 	authorized    []ssh.PublicKey
 	log           *slog.Logger
@@ -88,7 +89,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // only the client key (and keys given with WithAuthorizedKey) may log in.
 // Close stops the server.
 func Start(root, keyDir string, opts ...Option) (*Server, error) {
-	o := options{log: slog.New(slog.DiscardHandler)}
+	o := options{log: slog.New(slog.DiscardHandler), lies: &lies{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -154,7 +155,7 @@ func (s *Server) listen(root string, hostKeys []ssh.Signer, o options) error {
 	if err != nil {
 		return fmt.Errorf("sftpd: root folder: %w", err)
 	}
-	s.fsys = &rootFS{root: r, noPosixRename: o.noPosixRename, refuseRename: o.refuseRename, extra: o.extra}
+	s.fsys = &rootFS{root: r, noPosixRename: o.noPosixRename, refuseRename: o.refuseRename, extra: o.extra, lies: o.lies}
 	s.ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		r.Close()

@@ -1,0 +1,125 @@
+package sftpdrop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/internal/sftpd"
+)
+
+// startLiar runs the in-process server with lies and returns it with the
+// test server view of it.
+func startLiar(t *testing.T, opts ...sftpd.Option) (*sftpd.Server, testServer) {
+	t.Helper()
+	root := t.TempDir()
+	srv, err := sftpd.Start(root, t.TempDir(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ts := testServer{cfg: Config{Address: srv.Addr, User: "sealpost", KeyFile: srv.ClientKey,
+		KnownHosts: srv.KnownHosts, Timeout: 5 * time.Second}, root: root}
+	ts.mkdir(t, "pull")
+	return srv, ts
+}
+
+// countingWriter counts the bytes written to it and keeps none.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// TestDownloadStopsAtTheListedSize: a file listed (and stat'ed) at 1,000
+// bytes that the server keeps serving is read to 1,000 bytes and no
+// further, and refused, both as listed and as a plain download.
+func TestDownloadStopsAtTheListedSize(t *testing.T) {
+	const size = 1000
+	_, srv := startLiar(t, sftpd.WithEndlessFile("endless.pgp", size))
+	d := dial(t, srv.cfg)
+	entries, _, err := d.List(context.Background(), srv.remote("pull"))
+	if err != nil || len(entries) != 1 || entries[0].Size != size {
+		t.Fatalf("List = %+v, %v; want endless.pgp at %d bytes", entries, err, size)
+	}
+	var w countingWriter
+	n, err := d.DownloadListed(context.Background(), srv.remote("pull"), entries[0], &w)
+	if !errors.Is(err, ErrChanged) || !IsPermanent(err) || w.n > size || n > size {
+		t.Fatalf("DownloadListed of an endless file = %d bytes (%d written), %v; want at most %d and ErrChanged", n, w.n, err, size)
+	}
+	d = dial(t, srv.cfg)
+	w = countingWriter{}
+	if n, err := d.Download(context.Background(), srv.remote("pull"), "endless.pgp", &w); !errors.Is(err, ErrSize) || w.n > size {
+		t.Fatalf("Download of an endless file = %d bytes (%d written), %v; want at most %d and ErrSize", n, w.n, err, size)
+	}
+}
+
+// TestListStopsAtTheCap: a listing without end is read page by page and
+// reading stops after MaxScanned entries; the heap stays small.
+func TestListStopsAtTheCap(t *testing.T) {
+	liar, srv := startLiar(t, sftpd.WithLongListing(-1))
+	writeLocal(t, srv.local("pull", "real.pgp"), []byte("x"))
+	d := dial(t, srv.cfg)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	entries, skipped, err := d.List(context.Background(), srv.remote("pull"))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name != "real.pgp" {
+		t.Errorf("entries = %+v, want real.pgp only", entries)
+	}
+	if len(skipped) == 0 || !strings.Contains(skipped[len(skipped)-1].Reason, "reading stopped after") {
+		t.Errorf("skipped = %+v, want the cut reported", skipped)
+	}
+	// The server sends pages of up to 100 entries; one page may be in flight.
+	if served := liar.Listed(); served > MaxScanned+200 {
+		t.Errorf("the server sent %d entries, want at most %d", served, MaxScanned+200)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("listing %d entries allocated %d KiB in all; heap in use %d KiB after", liar.Listed(), alloc>>10, after.HeapInuse>>10)
+	if after.HeapInuse > before.HeapInuse+64<<20 {
+		t.Errorf("heap in use grew from %d to %d bytes", before.HeapInuse, after.HeapInuse)
+	}
+}
+
+// TestListPeakRSS lists a folder without end from a child process and
+// reads the child's peak resident memory from the kernel: it stays under
+// 64 MiB (the library's ReadDir grew to 1.1 GiB and on).
+func TestListPeakRSS(t *testing.T) {
+	if env := os.Getenv("SEALPOST_LIST_CHILD"); env != "" {
+		var cfg Config
+		if err := json.Unmarshal([]byte(env), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		d := dial(t, cfg)
+		if _, _, err := d.List(context.Background(), "/pull"); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	liar, srv := startLiar(t, sftpd.WithLongListing(-1))
+	env, err := json.Marshal(srv.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestListPeakRSS$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SEALPOST_LIST_CHILD="+string(env))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	t.Logf("peak RSS of a process listing a folder without end: %d MiB (the server sent %d entries)", peak>>20, liar.Listed())
+	if peak > 64<<20 {
+		t.Errorf("peak RSS %d MiB, want under 64 MiB", peak>>20)
+	}
+}
