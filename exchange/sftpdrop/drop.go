@@ -17,6 +17,8 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // MaxEntries caps the entries List returns.
@@ -24,6 +26,10 @@ const MaxEntries = 10000
 
 // maxSkipped caps the skipped names List reports one by one.
 const maxSkipped = 100
+
+// maxSkippedName bounds a skipped name as reported: a server may list a
+// name of any length, and a longer one is cut (see safetext.Cut).
+const maxSkippedName = 1024
 
 // Drop is a logged-in SFTP session. Its methods may be called from several
 // goroutines. Once an operation stalls past the timeout or its context is
@@ -168,7 +174,7 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 		entry, reason := classify(fi)
 		switch {
 		case reason != "":
-			skipped = append(skipped, Skipped{Name: fi.Name(), Reason: reason})
+			skipped = append(skipped, Skipped{Name: safetext.Cut(fi.Name(), maxSkippedName), Reason: reason})
 		case entry == nil:
 		case len(entries) == MaxEntries:
 			skipped = append(skipped, Skipped{Name: fi.Name(), Reason: fmt.Sprintf("listing truncated after %d files", MaxEntries)})
