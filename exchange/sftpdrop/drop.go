@@ -107,9 +107,9 @@ func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error)
 		return nil
 	}
 	if cause := d.failed(); cause != nil {
-		return fmt.Errorf("sftp %s %s on %s: %w (%v)", op, p, d.addr, cause, err)
+		return fmt.Errorf("sftp %s %s on %s: %w (%v)", op, p, d.addr, cause, bounded{err})
 	}
-	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, err)
+	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, bounded{err})
 }
 
 // keepalive sends keepalive@openssh.com every timeout/2 and closes the
