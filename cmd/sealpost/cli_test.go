@@ -710,3 +710,20 @@ func TestDefaultConfig(t *testing.T) {
 }
 
 func pemEncode(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
+
+// TestStatusEscapesReferences: status prints a reference that holds
+// invisible or control characters escaped, on one line, as what it is.
+func TestStatusEscapesReferences(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	ref := "CASE\u202egpj\u200b\u2060\ufeff\u00ad\x1b[2J"
+	p.cli(t, "send", "--to", uk, "--ref", ref, writeFile(t, t.TempDir(), "a.txt", "alpha")).want(t, 0)
+	p.cli(t, "run", "--push-only").want(t, 0)
+	r := p.cli(t, "status").want(t, 0)
+	if !strings.Contains(r.stdout, `CASE\u202egpj\u200b\u2060\ufeff\u00ad\x1b[2J`) {
+		t.Errorf("status does not show the reference escaped:\n%s", r.stdout)
+	}
+	if strings.ContainsAny(r.stdout, "\u202e\u200b\u2060\ufeff\u00ad\x1b") {
+		t.Errorf("status prints invisible characters raw:\n%+q", r.stdout)
+	}
+}
