@@ -57,39 +57,44 @@ func TestReadRefusesDeepPathsBeforeWork(t *testing.T) {
 	})
 }
 
-// TestReadWorkIsLinear counts the folders Read opens: entries side by side
-// in a deep folder open each folder of it once, and entries that alternate
-// between two deep branches open at most one folder per component of their
-// names, so the work grows with the length of the tar, never with the
-// square of its depth.
+// TestReadWorkIsLinear counts the folders Read opens. Entries grouped by
+// folder (as tar writes them) open each folder once, however deep and
+// however many; entries that jump between two branches 64 deep (which
+// would reopen 62 folders each) are refused once they pass
+// reopensPerEntry opens per entry, before the work grows.
 func TestReadWorkIsLinear(t *testing.T) {
-	const n = 200
-	var same, alternate []entry
-	components := 0
+	const n = 2000
+	var same, grouped, alternate []entry
 	for i := range n {
-		same = append(same, reg(deepPath(maxPathDepth, "a", fmt.Sprint("f", i)), "x"))
-		alternate = append(alternate, reg(deepPath(maxPathDepth, string(rune('a'+i%2)), fmt.Sprint("f", i)), "x"))
-		components += maxPathDepth
+		f := fmt.Sprint("f", i)
+		same = append(same, reg(deepPath(maxPathDepth, "a", f), "x"))
+		grouped = append(grouped, reg(deepPath(maxPathDepth, string(rune('a'+2*i/n)), f), "x"))
+		alternate = append(alternate, reg(deepPath(maxPathDepth, string(rune('a'+i%2)), f), "x"))
 	}
-	lim := Limits{MaxBytes: 1 << 20, MaxFiles: n}
+	folders := 2*(maxPathDepth-2) + 1
+	lim := Limits{MaxBytes: 64 << 20, MaxFiles: n}
 	for what, c := range map[string]struct {
 		entries []entry
 		most    int
+		refused bool
 	}{
-		"same folder":      {same, maxPathDepth - 1},
-		"alternate branch": {alternate, components},
+		"same folder":         {same, maxPathDepth - 1, false},
+		"grouped by folder":   {grouped, folders, false},
+		"alternating folders": {alternate, maxPathDepth + (1+reopensPerEntry)*folders + reopensPerEntry*n, true},
 	} {
 		root, err := os.OpenRoot(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		x := newExtractor(bytes.NewReader(craft(t, bundleOf(t, c.entries...)...)), root, lim, Expect{})
-		if _, err := x.run(); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		_, err = x.run()
+		if c.refused != (err != nil) || c.refused && Code(err) != "archive" {
+			t.Errorf("%s: Read = %v, want refused %v", what, err, c.refused)
 		}
 		if x.dirs.opens > c.most {
 			t.Errorf("%s: %d entries %d deep opened %d folders, more than %d", what, n, maxPathDepth, x.dirs.opens, c.most)
 		}
+		t.Logf("%s: %d folders opened, error %v", what, x.dirs.opens, err)
 		x.dirs.close()
 		root.Close()
 	}

@@ -4,17 +4,32 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // folders creates folders and files in the staging folder relative to
 // their parent. It keeps the chain of folders it last worked in open (at
 // most maxPathDepth of them), so that each folder of a path is opened once
-// and an entry beside the previous one costs no open at all: the work is
-// linear in the length of the names, not in the square of their depth.
+// and an entry beside the previous one costs no open at all. An archive
+// written folder by folder (as tar and Write do) opens each folder once.
+// One whose entries jump between deep folders would make it reopen whole
+// chains for every entry: it may open at most reopensPerEntry folders per
+// entry beyond one per folder it made, and is refused past that, so the
+// work stays linear in the number of entries whatever their order.
 type folders struct {
-	chain []openFolder // chain[0] is the staging folder, owned by the caller
-	opens int          // folders opened so far: the work done, for tests
+	chain   []openFolder // chain[0] is the staging folder, owned by the caller
+	opens   int          // folders opened so far: the work done
+	allowed int          // folders it may open, grown by each entry
 }
+
+// reopensPerEntry is how many folders an entry may cost beyond the folders
+// it makes: enough for entries up to that deep in any order.
+const reopensPerEntry = 8
+
+// errJumps is why an archive whose entries jump between deep folders is refused.
+var errJumps = fmt.Errorf("the archive's entries jump between deep folders more than %d times per entry "+
+	"(entries must come grouped by folder, as tar writes them): %w", reopensPerEntry, ErrArchive)
 
 // openFolder is one open folder of the chain.
 type openFolder struct {
@@ -24,11 +39,12 @@ type openFolder struct {
 
 // newFolders returns folders working in the staging folder root.
 func newFolders(root *os.Root) *folders {
-	return &folders{chain: []openFolder{{root: root}}}
+	return &folders{chain: []openFolder{{root: root}}, allowed: maxPathDepth}
 }
 
 // mkdir creates the folder name (whose parent exists), mode 0700 whatever the umask.
 func (f *folders) mkdir(name string) error {
+	f.allowed += 1 + reopensPerEntry
 	parent, base, err := f.parent(name)
 	if err != nil {
 		return err
@@ -44,6 +60,7 @@ func (f *folders) mkdir(name string) error {
 
 // create makes the new file name (whose folder exists), mode 0600 whatever the umask.
 func (f *folders) create(name string) (*os.File, error) {
+	f.allowed += reopensPerEntry
 	parent, base, err := f.parent(name)
 	if err != nil {
 		return nil, err
@@ -70,7 +87,8 @@ func (f *folders) parent(name string) (*os.Root, string, error) {
 }
 
 // open returns the open folder dir, keeping the part of the chain it shares
-// with dir and opening the rest one component at a time.
+// with dir and opening the rest one component at a time, within the
+// allowance of opens.
 func (f *folders) open(dir string) (*os.Root, error) {
 	comps := strings.Split(dir, "/")
 	n := 1
@@ -79,6 +97,9 @@ func (f *folders) open(dir string) (*os.Root, error) {
 	}
 	f.closeFrom(n)
 	for _, c := range comps[n-1:] {
+		if f.opens >= f.allowed {
+			return nil, fmt.Errorf("at folder %s: %w", safetext.Quote(dir), errJumps)
+		}
 		root, err := f.chain[len(f.chain)-1].root.OpenRoot(c)
 		if err != nil {
 			return nil, fmt.Errorf("opening folder %s in the staging folder: %w", dir, err)

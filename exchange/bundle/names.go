@@ -114,7 +114,20 @@ func newNameSet() *nameSet {
 // normalisation never join characters across a "/", so two paths collide
 // exactly when their components do, one by one.
 func (s *nameSet) key(comp string) string {
+	if isASCII(comp) { // the common case, cheaply: ASCII folds to lowercase ASCII, already NFC
+		return strings.ToLower(comp)
+	}
 	return norm.NFC.String(s.fold.String(norm.NFC.String(comp)))
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // add claims the file path name and the folders above it.
