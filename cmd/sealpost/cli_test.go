@@ -727,3 +727,15 @@ func TestStatusEscapesReferences(t *testing.T) {
 		t.Errorf("status prints invisible characters raw:\n%+q", r.stdout)
 	}
 }
+
+// TestErrorReportEscapes: an error that quotes a partner's text is printed
+// one line per error, each escaped, so it cannot rewrite the terminal or
+// hide characters.
+func TestErrorReportEscapes(t *testing.T) {
+	var out bytes.Buffer
+	report(&out, fmt.Errorf("refused x\u202egpj.exe\nthen \x1b[2J\u200b"))
+	want := "sealpost: error: refused x\\u202egpj.exe\nsealpost: error: then \\x1b[2J\\u200b\n"
+	if out.String() != want {
+		t.Errorf("report printed %+q, want %+q", out.String(), want)
+	}
+}
