@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -737,5 +740,22 @@ func TestErrorReportEscapes(t *testing.T) {
 	want := "sealpost: error: refused x\\u202egpj.exe\nsealpost: error: then \\x1b[2J\\u200b\n"
 	if out.String() != want {
 		t.Errorf("report printed %+q, want %+q", out.String(), want)
+	}
+}
+
+// TestKeysInspectEscapesUserIDs: a partner's key whose user id holds
+// control and invisible characters is shown escaped.
+func TestKeysInspectEscapesUserIDs(t *testing.T) {
+	e, err := openpgp.NewEntity("x\u202egpj\u200b\x1b[2J", "", "", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	must(t, err)
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	must(t, err)
+	must(t, e.Serialize(w))
+	must(t, w.Close())
+	path := writeFile(t, t.TempDir(), "hostile.public.asc", buf.String())
+	r := sealpost(t, "keys", "inspect", path).want(t, 0)
+	if !strings.Contains(r.stdout, `x\u202egpj\u200b\x1b[2J`) || strings.ContainsAny(r.stdout, "\u202e\u200b\x1b") {
+		t.Errorf("keys inspect does not escape the user id:\n%+q", r.stdout)
 	}
 }
