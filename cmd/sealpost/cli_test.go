@@ -759,3 +759,16 @@ func TestKeysInspectEscapesUserIDs(t *testing.T) {
 		t.Errorf("keys inspect does not escape the user id:\n%+q", r.stdout)
 	}
 }
+
+// TestBundleOpenEscapesReference: bundle open prints the partner's
+// reference escaped, invisible marks included (which %q would leave).
+func TestBundleOpenEscapesReference(t *testing.T) {
+	w := newCLIWorld(t, "")
+	out := filepath.Join(t.TempDir(), "b.pgp")
+	a := writeFile(t, t.TempDir(), "a.txt", "alpha")
+	w.parties[us].cli(t, "bundle", "seal", "--to", uk, "--ref", "CASE\u202e\ufe0f\u034f", "-o", out, a).want(t, 0)
+	r := w.parties[uk].cli(t, "bundle", "open", "--from", us, "-o", filepath.Join(t.TempDir(), "o"), out).want(t, 0)
+	if !strings.Contains(r.stdout, `CASE\u202e\ufe0f\u034f`) || strings.ContainsAny(r.stdout, "\u202e\ufe0f\u034f") {
+		t.Errorf("bundle open does not escape the reference:\n%+q", r.stdout)
+	}
+}
