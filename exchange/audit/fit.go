@@ -29,7 +29,7 @@ func fitLine(r Record) Record {
 	if textBytes(r)*6+1024 <= MaxLine {
 		return r
 	}
-	if line, err := encode(r); err == nil && len(line) <= MaxLine {
+	if _, err := encode(r); err == nil {
 		return r
 	}
 	for _, p := range textMembers(&r) {
