@@ -35,8 +35,13 @@ type Expect struct {
 //   - entries are regular files and folders only (no links, devices, fifos,
 //     pax global headers or sparse files);
 //   - names are valid UTF-8, relative, without "..", "." or empty components,
-//     backslashes, NUL or control characters, and lie under payload/, except
-//     manifest.json at the top;
+//     backslashes, NUL, or characters that do not show as themselves
+//     (controls, format characters, see checkPath), at most 4,096 bytes in at
+//     most 64 components of at most 255 bytes, and lie under payload/, except
+//     manifest.json at the top; each is refused before anything is created;
+//   - entries come grouped by folder closely enough that extracting them
+//     reopens at most 8 folders per entry (see folders): the work stays
+//     linear in the number of entries;
 //   - no name repeats, also after Unicode case folding and NFC normalisation;
 //   - manifest.json appears exactly once, as the last entry;
 //   - the manifest is valid (ParseManifest), its sender and recipient are
