@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -88,7 +89,8 @@ func checkPayloadPath(name string) error {
 // system. Folders are claimed implicitly by the paths below them; a folder
 // and a file may not share a name. The paths form a tree keyed by folded
 // component, so claiming a path costs time linear in its length, however
-// deep it is and however many paths came before.
+// deep it is and however many paths came before; it keeps a copy of each
+// component only, not the names it was given.
 type nameSet struct {
 	fold cases.Caser
 	top  *claim
@@ -99,8 +101,8 @@ type nameSet struct {
 
 // claim is one path of the tree: a file or a folder.
 type claim struct {
-	name     string // the path as first claimed
 	comp     string // its last component, as first claimed
+	parent   *claim // nil for the top
 	dir      bool
 	explicit bool
 	kids     map[string]*claim // by folded component; nil for a file
@@ -166,10 +168,11 @@ func (s *nameSet) claim(parent *claim, name string, start int, dir, explicit boo
 	c, ok := parent.kids[k]
 	switch {
 	case !ok:
-		return s.create(parent, k, &claim{name: name, comp: comp, dir: dir, explicit: explicit})
+		c = &claim{comp: strings.Clone(comp), parent: parent, dir: dir, explicit: explicit}
+		return c, s.create(strings.Clone(k), name, c)
 	case c.comp != comp:
 		return nil, fmt.Errorf("%s collides with %s (the same name after case folding and NFC normalisation)",
-			safetext.Quote(name), safetext.Quote(c.name))
+			safetext.Quote(name), safetext.Quote(c.path()))
 	case c.dir != dir:
 		return nil, fmt.Errorf("%s is both a file and a folder", safetext.Quote(name))
 	case !dir || explicit && c.explicit:
@@ -179,16 +182,27 @@ func (s *nameSet) claim(parent *claim, name string, start int, dir, explicit boo
 	return c, nil
 }
 
-// create adds the new node c below parent under key k, telling onDir of a folder.
-func (s *nameSet) create(parent *claim, k string, c *claim) (*claim, error) {
-	parent.kids[k] = c
+// create adds the new node c, of path name, below its parent under key k,
+// telling onDir of a folder.
+func (s *nameSet) create(k, name string, c *claim) error {
+	c.parent.kids[k] = c
 	if !c.dir {
-		return c, nil
+		return nil
 	}
 	c.kids = map[string]*claim{}
 	s.dirs++
 	if s.onDir == nil {
-		return c, nil
+		return nil
 	}
-	return c, s.onDir(c.name)
+	return s.onDir(name)
+}
+
+// path returns the path of c as first claimed.
+func (c *claim) path() string {
+	var comps []string
+	for ; c.parent != nil; c = c.parent {
+		comps = append(comps, c.comp)
+	}
+	slices.Reverse(comps)
+	return strings.Join(comps, "/")
 }
