@@ -161,6 +161,9 @@ func hostileBundles(t *testing.T, w *world) []hostileCase {
 		{"manifest recipient is another partner", sealed(withManifest(wrongRecipient, a)), "manifest"},
 		{"manifest not JSON", sealed(tarOf(t, a, regEntry("manifest.json", `{"format":`))), "manifest"},
 		{"more files than limits.max_files", sealed(goodTar(tooMany...)), "limits"},
+		{"tar path 2,000 folders deep", sealed(goodTar(a, regEntry("payload/"+strings.Repeat("a/", 2000)+"f", "x"))), "archive"},
+		{"tar name with a zero-width space", sealed(goodTar(a, regEntry("payload/a\u200bb.txt", "x"))), "archive"},
+		{"tar name with a soft hyphen", sealed(goodTar(a, regEntry("payload/in\u00advoice.pdf", "x"))), "archive"},
 	}
 }
 

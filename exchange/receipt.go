@@ -10,6 +10,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // owedReceipt is a receipt we must send, recorded in work/<p>/receipts/
@@ -21,15 +22,19 @@ type owedReceipt struct {
 	Receipt   bundle.Receipt `json:"receipt"`
 }
 
+// maxOwnReason bounds the reason we send, so that with the length Cut adds
+// it stays within bundle.MaxReason, which a partner's reader enforces.
+const maxOwnReason = bundle.MaxReason - 32
+
 // oweReceipt records the receipt for an incoming file, named after the file
-// so that recording it twice keeps one.
+// so that recording it twice keeps one. A long reason is cut.
 func (r *partnerRun) oweReceipt(in incoming, id, ref, status, code, reason string) error {
 	forWhat := id
 	if forWhat == "" {
 		forWhat = in.name
 	}
 	o := owedReceipt{InReplyTo: id, Reference: ref, Receipt: bundle.Receipt{For: forWhat,
-		CiphertextSHA256: in.sha256, Status: status, Code: code, Reason: reason}}
+		CiphertextSHA256: in.sha256, Status: status, Code: code, Reason: safetext.Cut(reason, maxOwnReason)}}
 	path := filepath.Join(r.e.dirs.workReceipt(r.id), in.name+".json")
 	if err := writeJSON(path, o); err != nil {
 		return &localError{fmt.Errorf("record the receipt owed for %s: %w", in.name, err)}

@@ -42,6 +42,9 @@ func (e *Engine) Send(req SendRequest) (string, error) {
 	if len(req.Paths) == 0 {
 		return "", &ConfigError{fmt.Errorf("send needs at least one PATH")}
 	}
+	if len(req.Reference) > bundle.MaxReference {
+		return "", &ConfigError{fmt.Errorf("--reference is %d bytes, more than %d", len(req.Reference), bundle.MaxReference)}
+	}
 	if req.Reference == "" {
 		req.Reference = filepath.Base(req.Paths[0])
 	}

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -819,5 +822,64 @@ func TestKeysInspectHostileKeyFile(t *testing.T) {
 	r = w.parties[us].cli(t, "keys", "inspect", ukFile).wantError(t, 1, ukFile, "key "+otherFP, "is not pinned")
 	if !strings.Contains(r.stdout, "pinned for partner "+uk) {
 		t.Fatalf("keys inspect does not say which pins it checked:\n%s", r)
+	}
+}
+
+// TestStatusEscapesReferences: status prints a reference that holds
+// invisible or control characters escaped, on one line, as what it is.
+func TestStatusEscapesReferences(t *testing.T) {
+	w := newCLIWorld(t, "")
+	p := w.parties[us]
+	ref := "CASE\u202egpj\u200b\u2060\ufeff\u00ad\x1b[2J"
+	p.cli(t, "send", "--to", uk, "--ref", ref, writeFile(t, t.TempDir(), "a.txt", "alpha")).want(t, 0)
+	p.cli(t, "run", "--push-only").want(t, 0)
+	r := p.cli(t, "status").want(t, 0)
+	if !strings.Contains(r.stdout, `CASE\u202egpj\u200b\u2060\ufeff\u00ad\x1b[2J`) {
+		t.Errorf("status does not show the reference escaped:\n%s", r.stdout)
+	}
+	if strings.ContainsAny(r.stdout, "\u202e\u200b\u2060\ufeff\u00ad\x1b") {
+		t.Errorf("status prints invisible characters raw:\n%+q", r.stdout)
+	}
+}
+
+// TestErrorReportEscapes: an error that quotes a partner's text is printed
+// one line per error, each escaped, so it cannot rewrite the terminal or
+// hide characters.
+func TestErrorReportEscapes(t *testing.T) {
+	var out bytes.Buffer
+	report(&out, fmt.Errorf("refused x\u202egpj.exe\nthen \x1b[2J\u200b"))
+	want := "sealpost: error: refused x\\u202egpj.exe\nsealpost: error: then \\x1b[2J\\u200b\n"
+	if out.String() != want {
+		t.Errorf("report printed %+q, want %+q", out.String(), want)
+	}
+}
+
+// TestKeysInspectEscapesUserIDs: a partner's key whose user id holds
+// control and invisible characters is shown escaped.
+func TestKeysInspectEscapesUserIDs(t *testing.T) {
+	e, err := openpgp.NewEntity("x\u202egpj\u200b\x1b[2J", "", "", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	must(t, err)
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	must(t, err)
+	must(t, e.Serialize(w))
+	must(t, w.Close())
+	path := writeFile(t, t.TempDir(), "hostile.public.asc", buf.String())
+	r := sealpost(t, "keys", "inspect", path).want(t, 0)
+	if !strings.Contains(r.stdout, `x\u202egpj\u200b\x1b[2J`) || strings.ContainsAny(r.stdout, "\u202e\u200b\x1b") {
+		t.Errorf("keys inspect does not escape the user id:\n%+q", r.stdout)
+	}
+}
+
+// TestBundleOpenEscapesReference: bundle open prints the partner's
+// reference escaped, invisible marks included (which %q would leave).
+func TestBundleOpenEscapesReference(t *testing.T) {
+	w := newCLIWorld(t, "")
+	out := filepath.Join(t.TempDir(), "b.pgp")
+	a := writeFile(t, t.TempDir(), "a.txt", "alpha")
+	w.parties[us].cli(t, "bundle", "seal", "--to", uk, "--ref", "CASE\u202e\ufe0f\u034f", "-o", out, a).want(t, 0)
+	r := w.parties[uk].cli(t, "bundle", "open", "--from", us, "-o", filepath.Join(t.TempDir(), "o"), out).want(t, 0)
+	if !strings.Contains(r.stdout, `CASE\u202e\ufe0f\u034f`) || strings.ContainsAny(r.stdout, "\u202e\ufe0f\u034f") {
+		t.Errorf("bundle open does not escape the reference:\n%+q", r.stdout)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/audit"
 )
 
 func cmdBundle(e *env, args []string) error {
@@ -75,8 +76,8 @@ func cmdBundleOpen(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "verified %s bundle %s from %s (reference %q, %d files) into %s\n",
-		m.Kind, m.ID, m.Sender, m.Reference, len(m.Files), *out)
+	fmt.Fprintf(e.stdout, "verified %s bundle %s from %s (reference \"%s\", %d files) into %s\n",
+		m.Kind, m.ID, m.Sender, audit.Escape(m.Reference), len(m.Files), *out)
 	return nil
 }
 

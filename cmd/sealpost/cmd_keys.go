@@ -11,6 +11,7 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -282,7 +283,7 @@ func printKey(e *env, k crypto.KeyInfo) {
 		}
 	}
 	for _, u := range k.UserIDs {
-		fmt.Fprintf(e.stdout, "  user id   %s\n", u)
+		fmt.Fprintf(e.stdout, "  user id   %s\n", audit.Escape(u))
 	}
 	if k.Revoked {
 		fmt.Fprintln(e.stdout, "  REVOKED")

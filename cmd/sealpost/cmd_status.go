@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/audit"
 )
 
 func cmdStatus(e *env, args []string) error {
@@ -41,13 +42,15 @@ func cmdStatus(e *env, args []string) error {
 	return nil
 }
 
+// printStatus writes one partner's status for people; every text that a
+// partner or a log record may carry is escaped (see audit.Escape).
 func printStatus(w io.Writer, st exchange.PartnerStatus) {
 	fmt.Fprintf(w, "%s\n", st.Partner)
 	fmt.Fprintf(w, "  outbox %d   in flight %d   receipts owed %d   inbox %d   quarantine %d   failed %d\n",
 		st.Outbox, st.InFlight, st.ReceiptsOwed, st.Inbox, st.Quarantine, st.Failed)
 	fmt.Fprintf(w, "  last push  %s\n  last pull  %s\n", when(st.LastPush), when(st.LastPull))
 	if st.LastError != "" {
-		fmt.Fprintf(w, "  last error %s\n", st.LastError)
+		fmt.Fprintf(w, "  last error %s\n", audit.Escape(st.LastError))
 	}
 	printPending(w, "awaiting receipt", st.AwaitingReceipt)
 	printPending(w, "awaiting response", st.AwaitingResponse)
@@ -90,7 +93,8 @@ func printPending(w io.Writer, title string, ps []exchange.Pending) {
 		if p.Overdue {
 			mark = "  OVERDUE since " + p.Due.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "    %s %-8s %-20s sent %s%s\n", p.Bundle, p.Kind, p.Reference, p.Sent.UTC().Format(time.RFC3339), mark)
+		fmt.Fprintf(w, "    %s %-8s %-20s sent %s%s\n", audit.Escape(p.Bundle), audit.Escape(p.Kind), audit.Escape(p.Reference),
+			p.Sent.UTC().Format(time.RFC3339), mark)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
 )
 
@@ -192,9 +193,14 @@ func hint(err error) string {
 	return ""
 }
 
-// oneLine folds a joined multi-error into one line per error, indented.
+// oneLine folds a joined multi-error into one line per error, indented,
+// each escaped (see audit.Escape): an error may quote a partner's text.
 func oneLine(s string) string {
-	return strings.ReplaceAll(s, "\n", "\nsealpost: error: ")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = audit.Escape(l)
+	}
+	return strings.Join(lines, "\nsealpost: error: ")
 }
 
 // loadConfig loads the configuration from --config, $SEALPOST_CONFIG or

@@ -7,8 +7,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // Output formats of NewRecordWriter.
@@ -42,10 +43,13 @@ func NewRecordWriter(w io.Writer, format string) (RecordWriter, error) {
 	return nil, fmt.Errorf("format %q is not one of table, json, csv", format)
 }
 
-// Escape returns s with every control character (C0, DEL, C1), line or
-// paragraph separator, invisible direction mark or override, and byte that
-// is not UTF-8 written as a Go escape (\n, \x1b, \u202e), and backslashes
-// doubled, so that s prints on one line as what it is.
+// Escape returns s with every character that does not show as itself
+// (safetext.Invisible: controls C0, DEL and C1, format characters such as
+// direction marks and overrides, zero-width spaces and joiners, U+FEFF and
+// soft hyphens, line and paragraph separators, private-use characters and
+// noncharacters), and every byte that is not UTF-8, written as a Go escape
+// (\n, \x1b, \u202e, \u200b), and backslashes doubled, so that s prints on
+// one line as what it is.
 func Escape(s string) string {
 	if !needsEscape(s) {
 		return s
@@ -80,13 +84,7 @@ func needsEscape(s string) bool {
 
 // escapedRune reports whether Escape writes r as an escape.
 func escapedRune(r rune) bool {
-	switch {
-	case unicode.IsControl(r), r == '\u2028', r == '\u2029':
-		return true
-	case r == '\u200e', r == '\u200f', r == '\u061c', r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
-		return true
-	}
-	return false
+	return safetext.Invisible(r)
 }
 
 // tableWriter writes fixed-width columns (no buffering of rows, unlike

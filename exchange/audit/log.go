@@ -123,9 +123,11 @@ func syncDir(dir string) error {
 // file when the Options say so, fills in Seq and Prev, and Time when empty,
 // and returns the record as written. A record without an
 // Event, with an Outcome other than ok, error or rejected, with a Time that is
-// not RFC 3339 UTC, or longer than MaxLine once encoded, is refused with
-// ErrInvalidRecord. A log whose last line has no readable seq is refused with
-// ErrCorrupt.
+// not RFC 3339 UTC is refused with ErrInvalidRecord. A record is never
+// refused for its length: one that would not fit on a line of MaxLine bytes
+// has its long text members cut (see MaxField), so that a step that depends
+// on its record always gets it. A log whose last line has no readable seq is
+// refused with ErrCorrupt.
 //
 // Concurrent Appends on one Log commit as a group: the call that gets the
 // Log next writes every record queued by then in chain order, in one write
@@ -137,7 +139,7 @@ func (l *Log) Append(r Record) (Record, error) {
 	if r.Time == "" {
 		r.Time = time.Now().UTC().Format(TimeLayout)
 	}
-	w := &waiter{r: r}
+	w := &waiter{r: fitLine(r)}
 	l.qmu.Lock()
 	l.queue = append(l.queue, w)
 	l.qmu.Unlock()
@@ -216,7 +218,7 @@ func checkRecord(r Record) error {
 	if !validOutcome(r.Outcome) {
 		return fmt.Errorf("%w: outcome %q is not ok, error or rejected", ErrInvalidRecord, r.Outcome)
 	}
-	if r.Time != "" && !validTime(r.Time) {
+	if r.Time != "" && (len(r.Time) > maxTime || !validTime(r.Time)) {
 		return fmt.Errorf("%w: time %q is not RFC 3339 UTC", ErrInvalidRecord, r.Time)
 	}
 	return nil

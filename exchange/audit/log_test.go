@@ -131,6 +131,36 @@ func TestNoRawNewlines(t *testing.T) {
 	}
 }
 
+// TestAppendCutsOverlongRecords: a record of any length is written, its
+// long members cut to MaxField with their length and sha256, so that no
+// step that depends on its record is stopped by a partner's long text.
+func TestAppendCutsOverlongRecords(t *testing.T) {
+	l, dir := openLog(t)
+	huge := strings.Repeat("\x01", MaxLine)  // 6 bytes each once encoded
+	name := strings.Repeat("\u200b", 300000) // a 300,000-character name
+	r := Record{Event: EvRejected, Outcome: OutcomeRejected, Partner: huge, Bundle: huge, Kind: huge, File: name,
+		SHA256: huge, Error: huge, Code: huge, InReplyTo: huge, Reference: huge, Self: huge, Host: huge,
+		HostKey: huge, User: huge, Detail: huge, PeerLogHead: &LogHead{Seq: 1, SHA256: huge}}
+	got, err := l.Append(r)
+	if err != nil {
+		t.Fatalf("Append of an over-long record: %v", err)
+	}
+	sum := sha256.Sum256([]byte(name))
+	if len(got.File) > MaxField || !strings.Contains(got.File, "cut: 900000 bytes, sha256 "+hex.EncodeToString(sum[:])) {
+		t.Errorf("file came back as %d bytes ending %q", len(got.File), got.File[len(got.File)-120:])
+	}
+	if _, err := l.Append(Record{Event: EvFiled, Outcome: OutcomeOK, Detail: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	ls := lines(t, dir)
+	if len(ls) != 2 || len(ls[0]) > MaxLine {
+		t.Fatalf("%d lines, the first %d bytes", len(ls), len(ls[0]))
+	}
+	if s, err := Verify(dir); err != nil || s.Records != 2 {
+		t.Errorf("Verify = %+v, %v", s, err)
+	}
+}
+
 func TestAppendRefusesInvalidRecords(t *testing.T) {
 	l, dir := openLog(t)
 	for _, r := range []Record{
@@ -139,7 +169,7 @@ func TestAppendRefusesInvalidRecords(t *testing.T) {
 		{Event: EvFiled, Outcome: "fine"},
 		{Event: EvFiled, Outcome: OutcomeOK, Time: "2026-11-27 22:04:35"},
 		{Event: EvFiled, Outcome: OutcomeOK, Time: "2026-11-27T22:04:35+01:00"},
-		{Event: EvFiled, Outcome: OutcomeOK, Detail: strings.Repeat("x", MaxLine)},
+		{Event: EvFiled, Outcome: OutcomeOK, Time: "2026-11-27T22:04:35." + strings.Repeat("0", 100) + "Z"},
 	} {
 		if _, err := l.Append(r); !errors.Is(err, ErrInvalidRecord) {
 			t.Errorf("Append(%.80v) = %v, want ErrInvalidRecord", r, err)

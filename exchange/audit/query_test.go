@@ -204,6 +204,8 @@ func TestEscape(t *testing.T) {
 		"back\\slash":      `back\\slash`,
 		"bad\xffutf8":      `bad\xffutf8`,
 		"line\u2028sep":    `line\u2028sep`,
+		"zero\u200bwidth\u2060join\ufefftag\U000e0041shy\u00adbidi\u2066\u200e": `zero\u200bwidth\u2060join\ufefftag\U000e0041shy\u00adbidi\u2066\u200e`,
+		"private\ue000non\ufdd0\uffffvs\ufe0f":                                  `private\ue000non\ufdd0\uffffvs\ufe0f`,
 	} {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %s, want %s", in, got, want)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // Format is the value of the manifest's format member.
@@ -32,6 +34,18 @@ const (
 
 // MaxManifestSize is the largest manifest.json accepted, in bytes.
 const MaxManifestSize = 16 << 20
+
+// Bounds on a manifest's free text, in bytes: a longer reference, receipt
+// reason or receipt.for is refused (ErrManifest), so that what a partner
+// writes stays small wherever it is logged, shown or answered.
+const (
+	MaxReference = 1024
+	MaxReason    = 4096
+	MaxFor       = 255
+)
+
+// maxErrText bounds the text of another package's error quoted in ours.
+const maxErrText = 1024
 
 // Sentinel errors callers branch on.
 var (
@@ -150,11 +164,11 @@ func (m *Manifest) unmarshal(data []byte) error {
 	}
 	wire.plain = (*plain)(m)
 	if err := json.Unmarshal(data, &wire); err != nil {
-		return fmt.Errorf("does not parse: %v", err)
+		return fmt.Errorf("does not parse: %s", safetext.Cut(err.Error(), maxErrText))
 	}
 	created, err := time.Parse(time.RFC3339, wire.Created)
 	if err != nil {
-		return fmt.Errorf("created %q is not an RFC 3339 time", wire.Created)
+		return fmt.Errorf("created %s is not an RFC 3339 time", safetext.Quote(wire.Created))
 	}
 	m.Created = created
 	return nil
@@ -172,25 +186,27 @@ func (m *Manifest) validate() error {
 func (m *Manifest) validateHeader() error {
 	switch {
 	case m.Format != Format:
-		return fmt.Errorf("format %q is not %q", m.Format, Format)
+		return fmt.Errorf("format %s is not %q", safetext.Quote(m.Format), Format)
 	case !validUUID(m.ID):
-		return fmt.Errorf("id %q is not a lowercase UUID", m.ID)
+		return fmt.Errorf("id %s is not a lowercase UUID", safetext.Quote(m.ID))
 	case m.Kind != KindRequest && m.Kind != KindResponse && m.Kind != KindReceipt:
-		return fmt.Errorf("kind %q is not request, response or receipt", m.Kind)
+		return fmt.Errorf("kind %s is not request, response or receipt", safetext.Quote(m.Kind))
 	case !ValidPartyID(m.Sender):
-		return fmt.Errorf("sender %q is not a party id", m.Sender)
+		return fmt.Errorf("sender %s is not a party id", safetext.Quote(m.Sender))
 	case !ValidPartyID(m.Recipient):
-		return fmt.Errorf("recipient %q is not a party id", m.Recipient)
+		return fmt.Errorf("recipient %s is not a party id", safetext.Quote(m.Recipient))
 	case m.Sender == m.Recipient:
 		return fmt.Errorf("sender and recipient are both %q", m.Sender)
 	case m.Created.IsZero():
 		return errors.New("created is missing or zero")
 	case m.InReplyTo != "" && !validUUID(m.InReplyTo):
-		return fmt.Errorf("in_reply_to %q is not a lowercase UUID", m.InReplyTo)
+		return fmt.Errorf("in_reply_to %s is not a lowercase UUID", safetext.Quote(m.InReplyTo))
 	case m.Kind == KindResponse && m.InReplyTo == "":
 		return errors.New("a response has no in_reply_to")
+	case len(m.Reference) > MaxReference:
+		return fmt.Errorf("reference is %d bytes, more than %d", len(m.Reference), MaxReference)
 	case m.LogHead != nil && (m.LogHead.Seq < 0 || !validSHA256(m.LogHead.SHA256)):
-		return fmt.Errorf("log_head {seq %d, sha256 %q} is not a log head", m.LogHead.Seq, m.LogHead.SHA256)
+		return fmt.Errorf("log_head {seq %d, sha256 %s} is not a log head", m.LogHead.Seq, safetext.Quote(m.LogHead.SHA256))
 	}
 	return m.validateReceipt()
 }
@@ -207,14 +223,18 @@ func (m *Manifest) validateReceipt() error {
 		return errors.New("a receipt has no receipt member")
 	case r.For == "":
 		return errors.New("receipt.for is empty")
+	case len(r.For) > MaxFor:
+		return fmt.Errorf("receipt.for is %d bytes, more than %d", len(r.For), MaxFor)
+	case len(r.Reason) > MaxReason:
+		return fmt.Errorf("receipt.reason is %d bytes, more than %d", len(r.Reason), MaxReason)
 	case m.InReplyTo != "" && r.For != m.InReplyTo:
-		return fmt.Errorf("receipt.for %q is not in_reply_to %q", r.For, m.InReplyTo)
+		return fmt.Errorf("receipt.for %s is not in_reply_to %q", safetext.Quote(r.For), m.InReplyTo)
 	case !validSHA256(r.CiphertextSHA256):
-		return fmt.Errorf("receipt.ciphertext_sha256 %q is not 64 lowercase hex digits", r.CiphertextSHA256)
+		return fmt.Errorf("receipt.ciphertext_sha256 %s is not 64 lowercase hex digits", safetext.Quote(r.CiphertextSHA256))
 	case r.Status != StatusFiled && r.Status != StatusRejected:
-		return fmt.Errorf("receipt.status %q is not filed or rejected", r.Status)
+		return fmt.Errorf("receipt.status %s is not filed or rejected", safetext.Quote(r.Status))
 	case !receiptCodes[r.Code]:
-		return fmt.Errorf("receipt.code %q is not a known code", r.Code)
+		return fmt.Errorf("receipt.code %s is not a known code", safetext.Quote(r.Code))
 	case r.Status == StatusFiled && r.Code != "":
 		return fmt.Errorf("receipt.code %q is set on a filed receipt", r.Code)
 	}
@@ -235,7 +255,7 @@ func (m *Manifest) validateFiles() error {
 	seen := newNameSet()
 	for i, f := range m.Files {
 		if err := checkPayloadPath(f.Path); err != nil {
-			return fmt.Errorf("files[%d].path %q %v", i, f.Path, err)
+			return fmt.Errorf("files[%d].path %s %v", i, safetext.Quote(f.Path), err)
 		}
 		if err := seen.add(f.Path); err != nil {
 			return fmt.Errorf("files[%d].path: %v", i, err)
@@ -244,7 +264,7 @@ func (m *Manifest) validateFiles() error {
 			return fmt.Errorf("files[%d].size %d is negative", i, f.Size)
 		}
 		if !validSHA256(f.SHA256) {
-			return fmt.Errorf("files[%d].sha256 %q is not 64 lowercase hex digits", i, f.SHA256)
+			return fmt.Errorf("files[%d].sha256 %s is not 64 lowercase hex digits", i, safetext.Quote(f.SHA256))
 		}
 	}
 	return nil

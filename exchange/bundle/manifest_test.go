@@ -162,3 +162,53 @@ func TestCode(t *testing.T) {
 		}
 	}
 }
+
+// TestParseManifestBoundsText: a partner's free text is bounded where it
+// enters (reference, receipt.reason, receipt.for), and whatever member of
+// the manifest is huge, the error that refuses it stays short, so that it
+// can be logged and answered in a receipt.
+func TestParseManifestBoundsText(t *testing.T) {
+	huge := strings.Repeat("\u200b", 1<<20/3)
+	edit := func(kind string, f func(map[string]any)) []byte { return manifestJSON(t, kind, f) }
+	rejected := func(o map[string]any) {
+		o["in_reply_to"] = ""
+		receiptOf(o)["for"], receiptOf(o)["status"], receiptOf(o)["code"] = "x.pgp", "rejected", "decrypt"
+	}
+	base := string(manifestJSON(t, KindRequest, nil))
+	cases := map[string][]byte{
+		"reference over the bound": edit(KindRequest, func(o map[string]any) { o["reference"] = strings.Repeat("r", MaxReference+1) }),
+		"1 MiB reference":          edit(KindRequest, func(o map[string]any) { o["reference"] = huge }),
+		"reason over the bound": edit(KindReceipt, func(o map[string]any) {
+			rejected(o)
+			receiptOf(o)["reason"] = strings.Repeat("r", MaxReason+1)
+		}),
+		"1 MiB reason": edit(KindReceipt, func(o map[string]any) { rejected(o); receiptOf(o)["reason"] = huge }),
+		"1 MiB for":    edit(KindReceipt, func(o map[string]any) { rejected(o); receiptOf(o)["for"] = huge }),
+		"1 MiB format": edit(KindRequest, func(o map[string]any) { o["format"] = huge }),
+		"1 MiB id":     edit(KindRequest, func(o map[string]any) { o["id"] = huge }),
+		"1 MiB kind":   edit(KindRequest, func(o map[string]any) { o["kind"] = huge }),
+		"1 MiB sender": edit(KindRequest, func(o map[string]any) { o["sender"] = huge }),
+		"1 MiB date":   edit(KindRequest, func(o map[string]any) { o["created"] = huge }),
+		"1 MiB reply":  edit(KindRequest, func(o map[string]any) { o["in_reply_to"] = huge }),
+		"1 MiB path":   edit(KindRequest, func(o map[string]any) { file0(o)["path"] = "payload/" + huge }),
+		"1 MiB sha256": edit(KindRequest, func(o map[string]any) { file0(o)["sha256"] = huge }),
+		"1 MiB status": edit(KindReceipt, func(o map[string]any) { receiptOf(o)["status"] = huge }),
+		"1 MiB number": []byte(strings.Replace(base, `"size":3`, `"size":1`+strings.Repeat("0", 1<<20), 1)),
+		"1 MiB member twice": []byte(strings.Replace(base, `"kind":`,
+			`"`+huge+`":1,"`+huge+`":2,"kind":`, 1)),
+	}
+	for name, data := range cases {
+		_, err := ParseManifest(data)
+		if !errors.Is(err, ErrManifest) {
+			t.Errorf("%s: ParseManifest = %.200v, want ErrManifest", name, err)
+			continue
+		}
+		if len(err.Error()) > 2000 {
+			t.Errorf("%s: the error is %d bytes long", name, len(err.Error()))
+		}
+	}
+	atBound := edit(KindRequest, func(o map[string]any) { o["reference"] = strings.Repeat("r", MaxReference) })
+	if _, err := ParseManifest(atBound); err != nil {
+		t.Errorf("a reference of %d bytes: %v", MaxReference, err)
+	}
+}

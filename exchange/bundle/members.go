@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"unicode"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // members describes the members known in one JSON object: each name maps to
@@ -81,12 +83,12 @@ func walkObject(dec *json.Decoder, known members, depth int) error {
 		name := tok.(string)
 		key := foldCase(name)
 		if prev, ok := seen[key]; ok {
-			return fmt.Errorf("member %q appears twice (as %q and %q)", name, prev, name)
+			return fmt.Errorf("member %s appears twice (as %s and %s)", safetext.Quote(name), safetext.Quote(prev), safetext.Quote(name))
 		}
 		seen[key] = name
 		for k := range known {
 			if k != name && foldCase(k) == key {
-				return fmt.Errorf("member %q must be spelled %q", name, k)
+				return fmt.Errorf("member %s must be spelled %q", safetext.Quote(name), k)
 			}
 		}
 		if err := walkValue(dec, known[name], depth+1); err != nil {
@@ -119,7 +121,7 @@ func token(dec *json.Decoder) (json.Token, error) {
 		return nil, errors.New("does not parse as JSON: it ends early")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("does not parse as JSON: %v", err)
+		return nil, fmt.Errorf("does not parse as JSON: %s", safetext.Cut(err.Error(), maxErrText))
 	}
 	return tok, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // Limits bound what Read accepts; zero means no limit.
@@ -34,8 +35,13 @@ type Expect struct {
 //   - entries are regular files and folders only (no links, devices, fifos,
 //     pax global headers or sparse files);
 //   - names are valid UTF-8, relative, without "..", "." or empty components,
-//     backslashes, NUL or control characters, and lie under payload/, except
-//     manifest.json at the top;
+//     backslashes, NUL, or characters that do not show as themselves
+//     (controls, format characters, see checkPath), at most 4,096 bytes in at
+//     most 64 components of at most 255 bytes, and lie under payload/, except
+//     manifest.json at the top; each is refused before anything is created;
+//   - entries come grouped by folder closely enough that extracting them
+//     reopens at most 8 folders per entry (see folders): the work stays
+//     linear in the number of entries;
 //   - no name repeats, also after Unicode case folding and NFC normalisation;
 //   - manifest.json appears exactly once, as the last entry;
 //   - the manifest is valid (ParseManifest), its sender and recipient are
@@ -63,11 +69,22 @@ func Read(src io.Reader, dir string, lim Limits, exp Expect) (*Manifest, error) 
 	if err := checkEmpty(root, dir); err != nil {
 		return nil, err
 	}
+	x := newExtractor(src, root, lim, exp)
+	defer x.dirs.close()
+	m, err := x.run()
+	if err != nil {
+		return nil, x.settle(err)
+	}
+	return m, nil
+}
+
+// newExtractor returns the state of one Read into the staging folder root.
+func newExtractor(src io.Reader, root *os.Root, lim Limits, exp Expect) *extractor {
 	sr := &srcReader{r: src, max: lim.MaxBytes}
 	x := &extractor{
 		src:   sr,
 		tr:    tar.NewReader(sr),
-		root:  root,
+		dirs:  newFolders(root),
 		lim:   lim,
 		exp:   exp,
 		names: newNameSet(),
@@ -75,11 +92,7 @@ func Read(src io.Reader, dir string, lim Limits, exp Expect) (*Manifest, error) 
 		files: map[string]File{},
 	}
 	x.names.onDir = x.mkdir
-	m, err := x.run()
-	if err != nil {
-		return nil, x.settle(err)
-	}
-	return m, nil
+	return x
 }
 
 // checkEmpty refuses a staging folder that holds anything.
@@ -136,7 +149,7 @@ func (s *srcReader) Read(p []byte) (int, error) {
 type extractor struct {
 	src      *srcReader
 	tr       *tar.Reader
-	root     *os.Root
+	dirs     *folders
 	lim      Limits
 	exp      Expect
 	names    *nameSet
@@ -181,7 +194,7 @@ func (x *extractor) where(what string) string {
 	if x.last == "" {
 		return what + " at the start"
 	}
-	return fmt.Sprintf("%s after entry %q", what, x.last)
+	return fmt.Sprintf("%s after entry %s", what, safetext.Quote(x.last))
 }
 
 // readErr classifies an error from reading the tar: src's own error, the
@@ -193,7 +206,7 @@ func (x *extractor) readErr(what string, err error) error {
 	case x.src.over:
 		return fmt.Errorf("the tar stream is longer than the limit of %d bytes: %w", x.lim.MaxBytes, ErrLimits)
 	}
-	return fmt.Errorf("%s: %v: %w", what, err, ErrArchive)
+	return fmt.Errorf("%s: %s: %w", what, safetext.Cut(err.Error(), maxErrText), ErrArchive)
 }
 
 // settle gives src's error precedence over a refusal: it reads the rest of
@@ -220,11 +233,11 @@ func (x *extractor) entry(hdr *tar.Header) error {
 		if hdr.Name == manifestName {
 			return fmt.Errorf("manifest.json appears twice: %w", ErrArchive)
 		}
-		return fmt.Errorf("tar entry %q comes after manifest.json: %w", hdr.Name, ErrArchive)
+		return fmt.Errorf("tar entry %s comes after manifest.json: %w", safetext.Quote(hdr.Name), ErrArchive)
 	}
 	name, err := entryName(hdr)
 	if err != nil {
-		return fmt.Errorf("tar entry %q %v: %w", hdr.Name, err, ErrArchive)
+		return fmt.Errorf("tar entry %s %v: %w", safetext.Quote(hdr.Name), err, ErrArchive)
 	}
 	switch {
 	case hdr.Typeflag == tar.TypeDir:
@@ -297,7 +310,7 @@ func (x *extractor) claim(entry, name string, dir bool) error {
 		if x.dirErr != nil {
 			return x.dirErr
 		}
-		return fmt.Errorf("tar entry %q: %v: %w", entry, err, ErrArchive)
+		return fmt.Errorf("tar entry %s: %v: %w", safetext.Quote(entry), err, ErrArchive)
 	}
 	return nil
 }
@@ -305,26 +318,19 @@ func (x *extractor) claim(entry, name string, dir bool) error {
 // mkdir creates a folder in the staging folder, within the folder limit.
 func (x *extractor) mkdir(name string) error {
 	if x.lim.MaxFiles > 0 && x.names.dirs > x.lim.MaxFiles {
-		x.dirErr = fmt.Errorf("the archive holds more than %d folders (at %q): %w", x.lim.MaxFiles, name, ErrLimits)
+		x.dirErr = fmt.Errorf("the archive holds more than %d folders (at %s): %w", x.lim.MaxFiles, safetext.Quote(name), ErrLimits)
 		return x.dirErr
 	}
-	if err := x.root.Mkdir(name, 0o700); err != nil {
-		x.dirErr = fmt.Errorf("creating folder %s in the staging folder: %w", name, err)
-		return x.dirErr
-	}
-	if err := x.root.Chmod(name, 0o700); err != nil {
-		x.dirErr = fmt.Errorf("setting the mode of folder %s in the staging folder: %w", name, err)
-		return x.dirErr
-	}
-	return nil
+	x.dirErr = x.dirs.mkdir(name)
+	return x.dirErr
 }
 
 // count adds an entry's size to the total, refusing it before its data is read if over the limit.
 func (x *extractor) count(hdr *tar.Header) error {
 	x.total += hdr.Size
 	if x.lim.MaxBytes > 0 && x.total > x.lim.MaxBytes {
-		return fmt.Errorf("tar entry %q (%d bytes) brings the bundle to %d bytes, more than the limit of %d: %w",
-			hdr.Name, hdr.Size, x.total, x.lim.MaxBytes, ErrLimits)
+		return fmt.Errorf("tar entry %s (%d bytes) brings the bundle to %d bytes, more than the limit of %d: %w",
+			safetext.Quote(hdr.Name), hdr.Size, x.total, x.lim.MaxBytes, ErrLimits)
 	}
 	return nil
 }
@@ -344,7 +350,7 @@ func (x *extractor) readManifest(hdr *tar.Header) error {
 	if _, err := io.ReadFull(x.tr, data); err != nil {
 		return x.readErr("tar entry \"manifest.json\"", err)
 	}
-	f, err := x.create(manifestName)
+	f, err := x.dirs.create(manifestName)
 	if err != nil {
 		return err
 	}
@@ -362,7 +368,7 @@ func (x *extractor) readManifest(hdr *tar.Header) error {
 // file extracts one payload file, hashing it as it is written.
 func (x *extractor) file(hdr *tar.Header, name string) error {
 	if x.lim.MaxFiles > 0 && len(x.files) >= x.lim.MaxFiles {
-		return fmt.Errorf("tar entry %q is more than the limit of %d files: %w", name, x.lim.MaxFiles, ErrLimits)
+		return fmt.Errorf("tar entry %s is more than the limit of %d files: %w", safetext.Quote(name), x.lim.MaxFiles, ErrLimits)
 	}
 	if err := x.count(hdr); err != nil {
 		return err
@@ -370,7 +376,7 @@ func (x *extractor) file(hdr *tar.Header, name string) error {
 	if err := x.claim(hdr.Name, name, false); err != nil {
 		return err
 	}
-	f, err := x.create(name)
+	f, err := x.dirs.create(name)
 	if err != nil {
 		return err
 	}
@@ -384,19 +390,6 @@ func (x *extractor) file(hdr *tar.Header, name string) error {
 	}
 	x.files[name] = File{Path: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
 	return nil
-}
-
-// create makes a new file in the staging folder, mode 0600 whatever the umask.
-func (x *extractor) create(name string) (*os.File, error) {
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s in the staging folder: %w", name, err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("setting the mode of %s in the staging folder: %w", name, err)
-	}
-	return f, nil
 }
 
 // copyEntry copies the current entry's data to w.
@@ -414,7 +407,7 @@ func (x *extractor) copyEntry(w io.Writer, name string) (int64, error) {
 			return n, nil
 		}
 		if rerr != nil {
-			return n, x.readErr(fmt.Sprintf("tar entry %q", name), rerr)
+			return n, x.readErr("tar entry "+safetext.Quote(name), rerr)
 		}
 	}
 }
@@ -440,26 +433,26 @@ func (x *extractor) drain() error {
 // check compares the manifest with the parties expected and the files extracted.
 func (x *extractor) check(m *Manifest) error {
 	if x.exp.Sender != "" && m.Sender != x.exp.Sender {
-		return fmt.Errorf("manifest.json names the sender %q, not %q: %w", m.Sender, x.exp.Sender, ErrManifest)
+		return fmt.Errorf("manifest.json names the sender %s, not %q: %w", safetext.Quote(m.Sender), x.exp.Sender, ErrManifest)
 	}
 	if x.exp.Recipient != "" && m.Recipient != x.exp.Recipient {
-		return fmt.Errorf("manifest.json names the recipient %q, not %q: %w", m.Recipient, x.exp.Recipient, ErrManifest)
+		return fmt.Errorf("manifest.json names the recipient %s, not %q: %w", safetext.Quote(m.Recipient), x.exp.Recipient, ErrManifest)
 	}
 	for _, want := range m.Files {
 		got, ok := x.files[want.Path]
 		switch {
 		case !ok:
-			return fmt.Errorf("payload file %q is in manifest.json but not in the archive: %w", want.Path, ErrManifest)
+			return fmt.Errorf("payload file %s is in manifest.json but not in the archive: %w", safetext.Quote(want.Path), ErrManifest)
 		case got.Size != want.Size:
-			return fmt.Errorf("payload file %q is %d bytes, manifest.json says %d: %w", want.Path, got.Size, want.Size, ErrManifest)
+			return fmt.Errorf("payload file %s is %d bytes, manifest.json says %d: %w", safetext.Quote(want.Path), got.Size, want.Size, ErrManifest)
 		case got.SHA256 != want.SHA256:
-			return fmt.Errorf("payload file %q has sha256 %s, manifest.json says %s: %w", want.Path, got.SHA256, want.SHA256, ErrManifest)
+			return fmt.Errorf("payload file %s has sha256 %s, manifest.json says %s: %w", safetext.Quote(want.Path), got.SHA256, want.SHA256, ErrManifest)
 		}
 		delete(x.files, want.Path)
 	}
 	if len(x.files) > 0 {
 		extra := slices.Sorted(maps.Keys(x.files))
-		return fmt.Errorf("payload file %q is in the archive but not in manifest.json: %w", extra[0], ErrManifest)
+		return fmt.Errorf("payload file %s is in the archive but not in manifest.json: %w", safetext.Quote(extra[0]), ErrManifest)
 	}
 	return nil
 }

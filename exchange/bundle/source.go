@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sealpost/sealpost/internal/safeopen"
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // Source is one thing to put in a bundle: the file or folder at Path, placed
@@ -128,7 +129,8 @@ type itemMeta struct {
 
 // ReadItemMeta reads the optional bundle.yaml of an outbox folder (keys
 // reference and in_reply_to, nothing else). A missing file gives empty
-// values and no error; in_reply_to, when set, must be a lowercase UUID.
+// values and no error; in_reply_to, when set, must be a lowercase UUID, and
+// reference at most MaxReference bytes.
 func ReadItemMeta(folder string) (reference, inReplyTo string, err error) {
 	path := filepath.Join(folder, ItemMetaName)
 	f, err := openNoFollow(path)
@@ -151,7 +153,10 @@ func ReadItemMeta(folder string) (reference, inReplyTo string, err error) {
 		return "", "", fmt.Errorf("%s: %w", path, err)
 	}
 	if meta.InReplyTo != "" && !validUUID(meta.InReplyTo) {
-		return "", "", fmt.Errorf("%s: in_reply_to %q is not a lowercase bundle id (UUID)", path, meta.InReplyTo)
+		return "", "", fmt.Errorf("%s: in_reply_to %s is not a lowercase bundle id (UUID)", path, safetext.Quote(meta.InReplyTo))
+	}
+	if len(meta.Reference) > MaxReference {
+		return "", "", fmt.Errorf("%s: reference is %d bytes, more than %d", path, len(meta.Reference), MaxReference)
 	}
 	return meta.Reference, meta.InReplyTo, nil
 }

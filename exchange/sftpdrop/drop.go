@@ -17,6 +17,8 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // MaxEntries caps the entries List returns.
@@ -27,6 +29,10 @@ const MaxScanned = 100000
 
 // maxSkipped caps the skipped names List reports one by one.
 const maxSkipped = 100
+
+// maxSkippedName bounds a skipped name as reported: a server may list a
+// name of any length, and a longer one is cut (see safetext.Cut).
+const maxSkippedName = 1024
 
 // Drop is a logged-in SFTP session. Its methods may be called from several
 // goroutines. Once an operation stalls past the timeout or its context is
@@ -104,9 +110,9 @@ func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error)
 		return nil
 	}
 	if cause := d.failed(); cause != nil {
-		return fmt.Errorf("sftp %s %s on %s: %w (%v)", op, p, d.addr, cause, err)
+		return fmt.Errorf("sftp %s %s on %s: %w (%v)", op, p, d.addr, cause, bounded{err})
 	}
-	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, err)
+	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, bounded{err})
 }
 
 // keepalive sends keepalive@openssh.com every timeout/2 and closes the
@@ -169,7 +175,7 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 		switch {
 		case reason != "":
 			if len(skipped) < maxSkipped {
-				skipped = append(skipped, Skipped{Name: fi.Name(), Reason: reason})
+				skipped = append(skipped, Skipped{Name: safetext.Cut(fi.Name(), maxSkippedName), Reason: reason})
 			} else {
 				cut++
 			}

@@ -10,6 +10,8 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // Sentinel errors callers branch on.
@@ -36,6 +38,19 @@ var (
 	// beside it). Retried on a new connection, whatever that failure was.
 	ErrClosed = errors.New("connection already closed")
 )
+
+// maxServerText bounds the text of an error that quotes the server.
+const maxServerText = 1024
+
+// bounded is an error from the SFTP layer shown in at most maxServerText
+// bytes (see safetext.Cut): a server's status message is its own free text,
+// of any length up to a packet. errors.Is and errors.As still see err.
+type bounded struct{ err error }
+
+func (b bounded) Error() string { return safetext.Cut(b.err.Error(), maxServerText) }
+
+// Unwrap returns the error shown.
+func (b bounded) Unwrap() error { return b.err }
 
 // HostKeyError explains a host key that known_hosts does not vouch for. It
 // matches ErrHostKey with errors.Is.

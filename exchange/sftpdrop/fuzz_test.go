@@ -29,7 +29,7 @@ func (l listed) Sys() any           { return nil }
 // invalid character; a name refused is given a reason.
 func FuzzHostileName(f *testing.F) {
 	for _, s := range []string{"us_uk_request_0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60.pgp", "a.asc", "../x.pgp",
-		"a/b.pgp", `a\b.pgp`, "x\x00.pgp", "\u202egpj.pgp", ".hidden.pgp", "x.pgp.part", "\xff.pgp", "..pgp"} {
+		"a/b.pgp", `a\b.pgp`, "x\x00.pgp", "\u202egpj.pgp", "zw\u200bsp.pgp", ".hidden.pgp", "x.pgp.part", "\xff.pgp", "..pgp"} {
 		f.Add(s, uint32(0))
 	}
 	f.Add("link.pgp", uint32(fs.ModeSymlink))
@@ -53,8 +53,10 @@ func FuzzHostileName(f *testing.F) {
 			t.Fatalf("%q would be fetched", name)
 		case !strings.HasSuffix(name, ".pgp") && !strings.HasSuffix(name, ".asc"):
 			t.Fatalf("%q is not a final name", name)
-		case strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) >= 0:
-			t.Fatalf("%q holds a control character", name)
+		case strings.IndexFunc(name, func(r rune) bool {
+			return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co)
+		}) >= 0:
+			t.Fatalf("%q holds a control or invisible character", name)
 		}
 		local := filepath.Join("/state/work/in", name)
 		if filepath.Dir(local) != "/state/work/in" || filepath.Base(local) != name {

@@ -2,15 +2,21 @@ package sftpdrop
 
 import (
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // maxNameBytes is the longest file name accepted (NAME_MAX on common file systems).
 const maxNameBytes = 255
 
 // hostileReason returns why name is unsafe to use as a local or remote file
-// name, or "" when it is safe. It looks at the raw bytes only.
+// name, or "" when it is safe. It looks at the raw bytes only: besides
+// slashes, "..", invalid UTF-8 and lengths over NAME_MAX, it refuses every
+// character that does not show as itself (safetext.Invisible: controls,
+// bidirectional and other format characters such as U+200B, U+2060, U+FEFF
+// and U+00AD, separators, private-use characters, noncharacters), so that a
+// name cannot pass for another.
 func hostileReason(name string) string {
 	switch {
 	case name == "":
@@ -23,17 +29,10 @@ func hostileReason(name string) string {
 		return "name contains a slash or backslash"
 	case strings.Contains(name, ".."):
 		return `name contains ".."`
-	case strings.IndexFunc(name, isControl) >= 0:
-		return "name contains a control character"
+	case strings.IndexFunc(name, safetext.Invisible) >= 0:
+		return "name contains a control or invisible character"
 	}
 	return ""
-}
-
-// isControl reports C0/C1 control characters, DEL and NUL, and the
-// bidirectional controls that make a name display as another
-// ("x\u202egpj.pgp"), as the bundle reader does for payload names.
-func isControl(r rune) bool {
-	return r < 0x20 || (r >= 0x7f && r < 0xa0) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // isFinalName reports whether a (safe) name is a bundle's final name on the

@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/pkg/sftp"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -121,4 +123,23 @@ func (s *shrinker) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// TestServerTextIsBounded: an error that quotes the server (its status
+// message, here naming a 4,000-byte file name it finds too long) is shown
+// within a bound, and still matches what it wraps.
+func TestServerTextIsBounded(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "pull")
+		d := dial(t, srv.cfg)
+		name := strings.Repeat("n", 4000) + ".pgp"
+		_, err := d.Download(context.Background(), srv.remote("pull"), name, io.Discard)
+		var se *sftp.StatusError
+		if !errors.As(err, &se) {
+			t.Fatalf("Download of a too-long name = %v, want the server's status", err)
+		}
+		if quoted := len(err.Error()) - len(srv.remote("pull")) - len(name); quoted > maxServerText+200 {
+			t.Errorf("the error quotes %d bytes of the server's text: %.300s", quoted, err)
+		}
+	})
 }
