@@ -389,6 +389,7 @@ func ignorable(tag int) bool {
 
 // signature passes on a one-pass signature or signature packet and, ahead
 // of the literal data, notes whether it names one of the partner's keys.
+// A signature without an issuer names none: go-crypto refuses it.
 func (f *framer) signature(h pktHeader) error {
 	count := &f.sigs
 	if h.tag == tagOPS {
@@ -403,33 +404,35 @@ func (f *framer) signature(h pktHeader) error {
 	if err := f.pass(h, maxSigPacket); err != nil {
 		return err
 	}
-	if !f.literal {
+	if id, ok := issuer(f.out); ok && !f.literal {
 		f.named = true
-		f.pinned = f.pinned || f.namesPartner()
+		f.pinned = f.pinned || f.from.hasKeyID(id)
 	}
 	return nil
 }
 
-// namesPartner reports whether the signature packet in f.out names a key
-// of one of the partner's entities. Packets it cannot parse name none.
-func (f *framer) namesPartner() bool {
-	p, err := packet.Read(bytes.NewReader(f.out))
+// issuer returns the key id a one-pass signature or signature packet
+// names; false for a packet go-crypto cannot parse (it skips or refuses
+// those) or a signature without an issuer.
+func issuer(pkt []byte) (uint64, bool) {
+	p, err := packet.Read(bytes.NewReader(pkt))
 	if err != nil {
-		return false
+		return 0, false
 	}
-	var id uint64
 	switch p := p.(type) {
 	case *packet.OnePassSignature:
-		id = p.KeyId
+		return p.KeyId, true
 	case *packet.Signature:
-		if p.IssuerKeyId == nil {
-			return false
+		if p.IssuerKeyId != nil {
+			return *p.IssuerKeyId, true
 		}
-		id = *p.IssuerKeyId
-	default:
-		return false
 	}
-	for _, e := range f.from.entities {
+	return 0, false
+}
+
+// hasKeyID reports whether a key of one of p's entities has that id.
+func (p *Peer) hasKeyID(id uint64) bool {
+	for _, e := range p.entities {
 		if hasKeyID(e, id) {
 			return true
 		}
