@@ -59,7 +59,9 @@ func outer(r io.Reader) func(testing.TB, *party, *party) io.Reader {
 func encryptedTo(inner func(w io.Writer, them *party) error) func(testing.TB, *party, *party) io.Reader {
 	return func(t testing.TB, us, them *party) io.Reader {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(encryptStream(pw, us.peer(t), func(w io.Writer) error { return inner(w, them) })) }()
+		go func() {
+			pw.CloseWithError(encryptStream(pw, us.peer(t), func(w io.Writer) error { return inner(w, them) }))
+		}()
 		return pr
 	}
 }
