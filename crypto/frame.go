@@ -459,7 +459,7 @@ func (f *framer) literalData(h pktHeader) error {
 // decompress reads the packets inside compressed data in its place, within
 // MaxExpansion. Compressed data inside compressed data is refused.
 func (f *framer) decompress(h pktHeader) error {
-	if f.zbody != nil || f.literal || f.named {
+	if f.zbody != nil || f.literal {
 		return refuse(ErrIntegrity, errors.New("compressed data where only signed data may be"))
 	}
 	zb := newBody(f.src, h, false)
