@@ -179,11 +179,8 @@ func (m *Message) Read(p []byte) (int, error) {
 
 // maskSensitive hides the detail of a failure inside decrypted data, as
 // go-crypto does for its own decryption (no oracle for modified
-// ciphertext), except the decompression limit.
+// ciphertext). The framers' own refusals are kept apart (see fail).
 func maskSensitive(err error) error {
-	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
-		return err
-	}
 	return pgperrors.HandleSensitiveParsingError(err, true)
 }
 
