@@ -151,7 +151,7 @@ func written(t *testing.T) int64 {
 }
 
 // TestStrangerCompressionBombWritesLittle drops a stranger's compression
-// bomb (256 MiB of zeros in about 256 KiB), with limits.max_bytes far above
+// bomb (32 MiB of zeros in about 32 KiB), with limits.max_bytes far above
 // it, and counts what the pull writes: nothing reaches stage/ when no
 // one-pass signature names a pinned key, and with a forged one that does,
 // no more than crypto.MaxExpansion times the file (per open: the file is
@@ -162,7 +162,7 @@ func TestStrangerCompressionBombWritesLittle(t *testing.T) {
 	stranger, err := openpgp.NewEntity("stranger", "", "stranger@example.org",
 		&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Curve: packet.Curve25519})
 	must(t, err)
-	const zeros = 256 << 20
+	const zeros = 32 << 20
 	const overhead = 4 << 20 // the download, the logs, the receipt
 	cases := []struct {
 		name  string
