@@ -90,3 +90,32 @@ func TestOpenCompressedWithinExpansion(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesDataAfterArmour: after an armoured message only its end
+// line and white space may follow, as nothing may follow a binary one.
+func TestOpenRefusesDataAfterArmour(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	msg := sealBytes(t, them.self, us.peer(t), SealOptions{Armor: true}, []byte("genuine"))
+	cases := []struct {
+		name, tail string
+		want       error
+	}{
+		{"nothing", "", nil},
+		{"blank lines", "\n\r\n \t\n", nil},
+		{"a line of text", "appended\n", ErrIntegrity},
+		{"a NUL octet", "\x00", ErrIntegrity},
+		{"a second end line", "-----END PGP MESSAGE-----\n", ErrIntegrity},
+		{"a second message", string(msg), ErrIntegrity},
+	}
+	for _, c := range cases {
+		_, _, err := openBytes(append(bytes.Clone(msg), c.tail...), us.self, them.peer(t), OpenOptions{})
+		if c.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		wantRefusal(t, err, c.want)
+	}
+}

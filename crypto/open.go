@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bufio"
+	"bytes"
 	"crypto"
 	"encoding/hex"
 	"errors"
@@ -54,8 +55,9 @@ type Message struct {
 	from    *Peer
 	opt     OpenOptions
 	src     *errReader
-	outer   *framer // the message as sent
-	inner   *framer // the decrypted stream
+	outer   *framer       // the message as sent
+	inner   *framer       // the decrypted stream
+	tail    *bufio.Reader // armoured: what follows the armour's body
 	armored bool
 	n       int64 // literal bytes delivered
 	err     error
@@ -127,7 +129,7 @@ func (m *Message) unarmor() (io.Reader, error) {
 	if block.Type != openpgp.MessageType {
 		return nil, refuse(ErrDecrypt, fmt.Errorf("armour block %q is not a PGP MESSAGE", block.Type))
 	}
-	m.armored = true
+	m.armored, m.tail = true, br
 	return block.Body, nil
 }
 
@@ -166,6 +168,9 @@ func (m *Message) Read(p []byte) (int, error) {
 		if ferr := m.inner.finish(); ferr != nil {
 			return n, m.fail(classifyBody(maskSensitive(ferr)))
 		}
+		if terr := m.checkTail(); terr != nil {
+			return n, m.fail(terr)
+		}
 		if verr := m.verify(); verr != nil {
 			return n, m.fail(verr)
 		}
@@ -175,6 +180,36 @@ func (m *Message) Read(p []byte) (int, error) {
 		return n, m.fail(classifyBody(maskSensitive(err)))
 	}
 	return n, nil
+}
+
+// armorEnd is the line that ends an armoured message.
+const armorEnd = "-----END PGP MESSAGE-----"
+
+// checkTail refuses anything after an armoured message but its end line
+// (which the armour reader leaves unread after a checksum line) and white
+// space: data after the encrypted packet, in armour as in binary.
+func (m *Message) checkTail() error {
+	if m.tail == nil {
+		return nil
+	}
+	endSeen := false
+	for {
+		line, err := m.tail.ReadSlice('\n')
+		trimmed := bytes.TrimSpace(line)
+		switch {
+		case len(trimmed) == 0:
+		case !endSeen && err != bufio.ErrBufferFull && string(trimmed) == armorEnd:
+			endSeen = true
+		default:
+			return refuse(ErrIntegrity, errors.New("data follows the armoured message"))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return err
+		}
+	}
 }
 
 // maskSensitive hides the detail of a failure inside decrypted data, as

@@ -63,6 +63,7 @@ func TestOpenPathRefusals(t *testing.T) {
 	v1 := sealPlain(t, self, toUK, sealcrypto.SealOptions{Profile: sealcrypto.ProfileRFC4880}, goodTar)
 	v2 := sealPlain(t, self, toUK, sealcrypto.SealOptions{Profile: sealcrypto.ProfileRFC9580}, goodTar)
 	junk := sealPlain(t, self, toUK, sealcrypto.SealOptions{}, junkTar)
+	armoured := sealPlain(t, self, toUK, sealcrypto.SealOptions{Armor: true}, goodTar)
 	noManifest := tarOf(t, a)
 	bigNoManifest := tarOf(t, regEntry("payload/big", strings.Repeat("\x00", 900<<10)))
 	// opsLit is plain behind our one-pass signature, encrypted to uk, and
@@ -76,6 +77,7 @@ func TestOpenPathRefusals(t *testing.T) {
 		{"bytes appended to a SEIPDv2 bundle", append(bytes.Clone(v2), "appended"...), "integrity"},
 		{"a zero octet appended to a SEIPDv1 bundle", append(bytes.Clone(v1), 0), "integrity"},
 		{"a whole second bundle appended", append(bytes.Clone(v1), v1...), "integrity"},
+		{"text appended after an armoured bundle", append(armoured, "appended\n"...), "integrity"},
 		{"archive junk, signature an hour in the future", byUsHash(t, usKey, crypto.SHA256, time.Now().Add(time.Hour), junkTar, ukE), "unsigned"},
 		{"archive junk, SHA-1 signature", byUsHash(t, usKey, crypto.SHA1, time.Now(), junkTar, ukE), "unsigned"},
 		{"archive junk, MDC modified", flipByte(junk, len(junk)-5), "integrity"},
