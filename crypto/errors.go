@@ -20,7 +20,8 @@ var (
 	ErrUnsigned = errors.New("message has no valid signature")
 	// ErrUnknownSigner: a valid signature by a key not pinned for the partner.
 	ErrUnknownSigner = errors.New("message is signed by a key not pinned for this partner")
-	// ErrLimits: the decompressed literal data exceeds the size limit.
+	// ErrLimits: the decompressed literal data exceeds the size limit, or
+	// compressed data expands more than MaxExpansion times.
 	ErrLimits = errors.New("message exceeds the size limit")
 
 	// ErrNotPinned: LoadPeer found no key whose primary fingerprint is pinned.
@@ -81,8 +82,6 @@ func classifyHeader(err error, forUs bool) error {
 	var sigErr pgperrors.SignatureError
 	var unsup pgperrors.UnsupportedError
 	switch {
-	case errors.Is(err, pgperrors.ErrMessageTooLarge):
-		return refuse(ErrLimits, err)
 	case errors.As(err, &decErr), errors.As(err, &sigErr):
 		// Our key opened the session key, then the decrypted data failed.
 		return refuse(ErrIntegrity, err)
@@ -92,12 +91,9 @@ func classifyHeader(err error, forUs bool) error {
 	return refuse(ErrDecrypt, err)
 }
 
-// classifyBody maps an error from reading the literal data (after a
-// successful decryption) to a refusal: everything that goes wrong inside the
-// decrypted stream is an integrity failure, except the size limit.
+// classifyBody maps an error from reading the decrypted stream to a
+// refusal: everything that goes wrong inside it is an integrity failure
+// (the size limits are the framers' and Message's own refusals).
 func classifyBody(err error) error {
-	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
-		return refuse(ErrLimits, err)
-	}
 	return refuse(ErrIntegrity, err)
 }

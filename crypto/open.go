@@ -2,12 +2,12 @@ package crypto
 
 import (
 	"bufio"
+	"bytes"
 	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"time"
 
@@ -56,8 +56,10 @@ type Message struct {
 	from    *Peer
 	opt     OpenOptions
 	src     *errReader
+	outer   *framer       // the message as sent
+	inner   *framer       // the decrypted stream
+	tail    *bufio.Reader // armoured: what follows the armour's body
 	armored bool
-	own     bool  // decrypted by openSEIPD1 rather than go-crypto
 	n       int64 // literal bytes delivered
 	err     error
 	signer  string
@@ -81,35 +83,32 @@ func Open(src io.Reader, self *Self, from *Peer, opt OpenOptions) (*Message, err
 	}
 	// go-crypto refuses signatures made after its "now": allow for skew.
 	cfg := policyConfig(opt.Now.Add(MaxClockSkew))
-	cfg.MaxDecompressedMessageSize = decompressionBound(opt.MaxBytes)
 	ring := &keyRing{self: self, from: from}
-	rec := &recorder{r: body}
-	if inner, key := openSEIPD1(rec, ring, self, cfg); inner != nil {
-		// Decrypted with our key: what follows is the signed message
-		// inside, and every error in it is an integrity failure.
-		md, err := openpgp.ReadMessage(inner, ring, nil, cfg)
-		if err != nil {
-			return nil, m.fail(classifyBody(maskSensitive(err)))
+	m.outer = newOuterFramer(body)
+	rec := &recorder{r: m.outer}
+	inner, key, cipher := openSEIPD1(rec, ring, self, cfg)
+	m.outer.opened = inner != nil
+	if inner == nil {
+		// go-crypto only says why the message cannot be opened: were it to
+		// open it, its decrypted stream would bypass the inner framer.
+		if _, err := openpgp.ReadMessage(rec.replay(), ring, nil, cfg); err != nil {
+			return nil, m.fail(classifyHeader(err, ring.offeredSelf))
 		}
-		if md.IsEncrypted {
-			return nil, m.fail(refuse(ErrIntegrity, errNested))
-		}
-		// What go-crypto records when it decrypts (the signature's
-		// intended recipients are checked against it at the end).
-		md.IsEncrypted, md.DecryptedWith, md.DecryptedWithAlgorithm = true, key, inner.cipher
-		m.md, m.own = md, true
-		if err := m.checkHeader(self); err != nil {
-			return nil, err
-		}
-		return m, nil
+		return nil, m.fail(refuse(ErrDecrypt, errors.New("the message's layout is not one sealpost opens")))
 	}
-	md, err := openpgp.ReadMessage(rec.replay(), ring, nil, cfg)
+	// Decrypted with our key: what follows is the signed message inside,
+	// and every error in it is an integrity failure.
+	m.inner = newInnerFramer(inner, from)
+	md, err := openpgp.ReadMessage(m.inner, ring, nil, cfg)
 	if err != nil {
-		return nil, m.fail(classifyHeader(err, ring.offeredSelf))
+		return nil, m.fail(classifyBody(maskSensitive(err)))
 	}
+	// What go-crypto records when it decrypts (the signature's intended
+	// recipients are checked against it at the end).
+	md.IsEncrypted, md.DecryptedWith, md.DecryptedWithAlgorithm = true, key, cipher
 	m.md = md
-	if err := m.checkHeader(self); err != nil {
-		return nil, err
+	if !md.IsSigned {
+		return nil, m.fail(refuse(ErrUnsigned, errors.New("message carries no signature")))
 	}
 	return m, nil
 }
@@ -131,21 +130,8 @@ func (m *Message) unarmor() (io.Reader, error) {
 	if block.Type != openpgp.MessageType {
 		return nil, refuse(ErrDecrypt, fmt.Errorf("armour block %q is not a PGP MESSAGE", block.Type))
 	}
-	m.armored = true
+	m.armored, m.tail = true, br
 	return block.Body, nil
-}
-
-// checkHeader refuses what is known before the literal data is read.
-func (m *Message) checkHeader(self *Self) error {
-	switch {
-	case !m.md.IsEncrypted:
-		return refuse(ErrDecrypt, errors.New("message is not encrypted"))
-	case m.md.DecryptedWith.Entity != self.entity:
-		return refuse(ErrDecrypt, errors.New("message was not decrypted with our key"))
-	case !m.md.IsSigned:
-		return refuse(ErrUnsigned, errors.New("message carries no signature"))
-	}
-	return nil
 }
 
 // policyConfig is the go-crypto configuration for reading and verifying.
@@ -157,21 +143,6 @@ func policyConfig(now time.Time) *packet.Config {
 		RejectMessageHashAlgorithms: weakHashes,
 		RejectPublicKeyAlgorithms:   weakPublicKeyAlgorithms,
 	}
-}
-
-// decompressionBound is go-crypto's bound on decompressed bytes: a backstop
-// well above maxBytes, since Message counts the literal bytes exactly. It
-// leaves room for packet framing (at worst one length octet per data octet).
-// go-crypto reports hitting it as a generic parsing error (ErrIntegrity).
-func decompressionBound(maxBytes int64) *int64 {
-	if maxBytes <= 0 {
-		return nil
-	}
-	bound := int64(math.MaxInt64)
-	if maxBytes < (math.MaxInt64-1<<20)/2 {
-		bound = 2*maxBytes + 1<<20
-	}
-	return &bound
 }
 
 // Armored reports whether the message was ASCII-armoured.
@@ -197,35 +168,71 @@ func (m *Message) Read(p []byte) (int, error) {
 	}
 	switch {
 	case err == io.EOF:
+		if ferr := m.inner.finish(); ferr != nil {
+			return n, m.fail(classifyBody(maskSensitive(ferr)))
+		}
+		if terr := m.checkTail(); terr != nil {
+			return n, m.fail(terr)
+		}
 		if verr := m.verify(); verr != nil {
 			return n, m.fail(verr)
 		}
 		m.err = io.EOF
 		return n, io.EOF
 	case err != nil:
-		if m.own {
-			err = maskSensitive(err)
-		}
-		return n, m.fail(classifyBody(err))
+		return n, m.fail(classifyBody(maskSensitive(err)))
 	}
 	return n, nil
 }
 
+// armorEnd is the line that ends an armoured message.
+const armorEnd = "-----END PGP MESSAGE-----"
+
+// checkTail refuses anything after an armoured message but its end line
+// (which the armour reader leaves unread after a checksum line) and white
+// space: data after the encrypted packet, in armour as in binary.
+func (m *Message) checkTail() error {
+	if m.tail == nil {
+		return nil
+	}
+	endSeen := false
+	for {
+		line, err := m.tail.ReadSlice('\n')
+		trimmed := bytes.TrimSpace(line)
+		switch {
+		case len(trimmed) == 0:
+		case !endSeen && err != bufio.ErrBufferFull && string(trimmed) == armorEnd:
+			endSeen = true
+		default:
+			return refuse(ErrIntegrity, errors.New("data follows the armoured message"))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return err
+		}
+	}
+}
+
 // maskSensitive hides the detail of a failure inside decrypted data, as
 // go-crypto does for its own decryption (no oracle for modified
-// ciphertext), except the decompression limit.
+// ciphertext). The framers' own refusals are kept apart (see fail).
 func maskSensitive(err error) error {
-	if errors.Is(err, pgperrors.ErrMessageTooLarge) {
-		return err
-	}
 	return pgperrors.HandleSensitiveParsingError(err, true)
 }
 
-// fail records err (or the source's own I/O error, which go-crypto would
-// hide behind a generic parsing error) as the sticky error.
+// fail records err as the sticky error, unless a reader below has its own
+// account of what went wrong, which go-crypto would hide behind a generic
+// parsing error: the source's I/O error first, then a framer's refusal.
 func (m *Message) fail(err error) error {
-	if m.src.err != nil {
+	switch {
+	case m.src.err != nil:
 		err = fmt.Errorf("read message: %w", m.src.err)
+	case m.outer.refusal() != nil:
+		err = m.outer.refusal()
+	case m.inner.refusal() != nil:
+		err = m.inner.refusal()
 	}
 	m.err = err
 	return err

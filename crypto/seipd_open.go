@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/sha1"
 	"crypto/subtle"
-	"errors"
 	"hash"
 	"io"
 	"time"
@@ -16,14 +15,15 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
-// Open's fast path for SEIPDv1, the format GnuPG 2.2 writes. go-crypto
-// decrypts it with its own OCFB mode a byte at a time (about 150 MB/s);
-// this path uses crypto/cipher's CFB and checks the MDC with SHA-1 hashed
-// beside the decryption. It handles only the plain case: session key
-// packets for our key, then one SEIPDv1 packet with an AES session key.
-// Anything else, and any failure before the first plaintext octet, is
-// handed back to go-crypto, which reads the message again from its first
-// octet (the bytes read so far are replayed) and decides as before.
+// Open decrypts the message itself, so that the decrypted stream passes
+// through the inner framer before go-crypto parses it. For SEIPDv1, the
+// format GnuPG 2.2 writes, go-crypto decrypts with its own OCFB mode a
+// byte at a time (about 150 MB/s); this path uses crypto/cipher's CFB and
+// checks the MDC with SHA-1 hashed beside the decryption. Other
+// integrity-protected packets are decrypted by go-crypto's packet layer.
+// When no session key packet for our key opens the message, it is handed
+// back to go-crypto, which reads it again from its first octet (the bytes
+// read so far are replayed) only to say why it cannot be opened.
 
 // recorder keeps what is read through it until stop, for a replay.
 type recorder struct {
@@ -47,33 +47,41 @@ func (rc *recorder) replay() io.Reader {
 	return io.MultiReader(bytes.NewReader(rc.buf.Bytes()), rc.r)
 }
 
-// openSEIPD1 reads the session key packets and the SEIPDv1 header from
-// rec and returns the decrypted inner packet stream, or nil when the
-// message is not one it handles (then nothing is decided: replay it).
-func openSEIPD1(rec *recorder, ring *keyRing, self *Self, cfg *packet.Config) (*mdcReader, openpgp.Key) {
+// openSEIPD1 reads the session key packets and the encrypted packet's
+// header from rec and returns the decrypted inner packet stream, with the
+// key and cipher that opened it, or nil when it cannot open it with our
+// key (then nothing is decided: replay it). A SEIPDv1 packet with an AES
+// key is decrypted by mdcReader, any other integrity-protected packet by
+// go-crypto's packet layer.
+func openSEIPD1(rec *recorder, ring *keyRing, self *Self, cfg *packet.Config) (io.Reader, openpgp.Key, packet.CipherFunction) {
 	packets := packet.NewReader(rec)
 	var keys []*packet.EncryptedKey
-	var se *packet.SymmetricallyEncrypted
-	for se == nil {
+	var edp packet.EncryptedDataPacket
+	for edp == nil {
 		p, err := packets.Next()
 		if err != nil {
-			return nil, openpgp.Key{}
+			return nil, openpgp.Key{}, 0
 		}
 		switch p := p.(type) {
 		case *packet.EncryptedKey:
 			keys = append(keys, p)
 		case *packet.SymmetricallyEncrypted:
-			se = p
+			if !p.IntegrityProtected {
+				return nil, openpgp.Key{}, 0
+			}
+			edp = p
+		case *packet.AEADEncrypted:
+			edp = p
 		default:
-			return nil, openpgp.Key{}
+			return nil, openpgp.Key{}, 0
 		}
 	}
-	if !se.IntegrityProtected || se.Version != 1 {
-		return nil, openpgp.Key{}
-	}
-	var prefix [aes.BlockSize + 2]byte
-	if _, err := io.ReadFull(se.Contents, prefix[:]); err != nil {
-		return nil, openpgp.Key{}
+	d := &decrypter{edp: edp}
+	if se, ok := edp.(*packet.SymmetricallyEncrypted); ok && se.Version == 1 {
+		d.v1, d.body = se, se.Contents
+		if _, err := io.ReadFull(se.Contents, d.prefix[:]); err != nil {
+			return nil, openpgp.Key{}, 0
+		}
 	}
 	for _, ek := range keys {
 		for _, e := range ring.EntitiesById(ek.KeyId) {
@@ -88,16 +96,70 @@ func openSEIPD1(rec *recorder, ring *keyRing, self *Self, cfg *packet.Config) (*
 				if ek.Decrypt(k.PrivateKey, cfg) != nil {
 					continue
 				}
-				if r := newMDCReader(se.Contents, ek.CipherFunc, ek.Key, prefix); r != nil {
-					r.cipher = ek.CipherFunc
+				if r, c := d.decrypt(ek); r != nil {
 					rec.stop = true
 					rec.buf = bytes.Buffer{}
-					return r, k
+					return r, k, c
 				}
 			}
 		}
 	}
-	return nil, openpgp.Key{}
+	return nil, openpgp.Key{}, 0
+}
+
+// decrypter tries session keys on one encrypted packet.
+type decrypter struct {
+	edp    packet.EncryptedDataPacket
+	v1     *packet.SymmetricallyEncrypted // set for SEIPDv1
+	body   io.Reader                      // v1: the ciphertext after the prefix
+	prefix [aes.BlockSize + 2]byte        // v1: the first octets of the ciphertext
+}
+
+// decrypt returns the plaintext reader for the session key in ek and the
+// cipher, or nil if the key does not open the packet.
+func (d *decrypter) decrypt(ek *packet.EncryptedKey) (io.Reader, packet.CipherFunction) {
+	if d.v1 == nil {
+		r, err := d.edp.Decrypt(ek.CipherFunc, ek.Key)
+		if err != nil {
+			return nil, 0
+		}
+		if se, ok := d.edp.(*packet.SymmetricallyEncrypted); ok {
+			return &checkAtEOF{r}, se.Cipher
+		}
+		return &checkAtEOF{r}, ek.CipherFunc
+	}
+	if r := newMDCReader(d.body, ek.CipherFunc, ek.Key, d.prefix); r != nil {
+		return r, ek.CipherFunc
+	}
+	if isAES(ek.CipherFunc) {
+		return nil, 0
+	}
+	// Another cipher: go-crypto reads the prefix again (blocks are at most
+	// 16 octets, so the prefix read holds all of it).
+	d.v1.Contents = io.MultiReader(bytes.NewReader(d.prefix[:]), d.body)
+	r, err := d.v1.Decrypt(ek.CipherFunc, ek.Key)
+	if err != nil {
+		return nil, 0
+	}
+	return &checkAtEOF{r}, ek.CipherFunc
+}
+
+// checkAtEOF turns go-crypto's decrypting reader, which checks the MDC or
+// the final AEAD tag in Close, into one that checks it before io.EOF.
+type checkAtEOF struct{ rc io.ReadCloser }
+
+func (c *checkAtEOF) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	if err == io.EOF {
+		if cerr := c.rc.Close(); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
+}
+
+func isAES(c packet.CipherFunction) bool {
+	return c == packet.CipherAES128 || c == packet.CipherAES192 || c == packet.CipherAES256
 }
 
 // mdcBuf is the plaintext decrypted per read of the ciphertext.
@@ -115,7 +177,6 @@ type mdcReader struct {
 	out     []byte // plaintext ready for the caller, a part of buf
 	carry   int    // held-back octets at buf's start
 	hashing chan struct{}
-	cipher  packet.CipherFunction
 	eof     bool
 	err     error
 }
@@ -123,9 +184,7 @@ type mdcReader struct {
 // newMDCReader checks the prefix against key (the "quick check" of
 // RFC 4880 §5.7) and returns the reader, or nil if the key does not fit.
 func newMDCReader(src io.Reader, c packet.CipherFunction, key []byte, prefix [aes.BlockSize + 2]byte) *mdcReader {
-	switch c {
-	case packet.CipherAES128, packet.CipherAES192, packet.CipherAES256:
-	default:
+	if !isAES(c) {
 		return nil
 	}
 	if len(key) != c.KeySize() {
@@ -221,6 +280,3 @@ func (r *mdcReader) finish() {
 	}
 	r.err = io.EOF
 }
-
-// errNested refuses a decrypted stream that holds more encryption.
-var errNested = errors.New("encrypted data inside the encrypted data")

@@ -105,12 +105,14 @@ func TestOpenSEIPD1Path(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("open: %v", err)
 	}
-	if !m.own {
-		t.Fatal("SEIPDv1 message was not opened by openSEIPD1")
+	if _, own := m.inner.src.(*mdcReader); !own {
+		t.Fatal("SEIPDv1 message was not decrypted by mdcReader")
 	}
 	v2 := sealBytes(t, us.self, them.peer(t), SealOptions{Profile: ProfileRFC9580}, data)
-	if _, m, err := openBytes(v2, them.self, us.peer(t), OpenOptions{}); err != nil || m.own {
-		t.Fatalf("SEIPDv2: own=%v, %v", m != nil && m.own, err)
+	if _, m, err := openBytes(v2, them.self, us.peer(t), OpenOptions{}); err != nil {
+		t.Fatalf("SEIPDv2: %v", err)
+	} else if _, own := m.inner.src.(*mdcReader); own {
+		t.Fatal("SEIPDv2 message was decrypted by mdcReader")
 	}
 	for _, cut := range []int{1, 21, 22, 23, 1000, mdcBuf} {
 		_, _, err := openBytes(msg[:len(msg)-cut], them.self, us.peer(t), OpenOptions{})

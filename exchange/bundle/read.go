@@ -135,12 +135,12 @@ func (s *srcReader) Read(p []byte) (int, error) {
 	}
 	n, err := s.r.Read(p)
 	s.n += int64(n)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
 	if s.max > 0 && s.n > s.max {
 		s.over = true
 		return n, errOverLimit
-	}
-	if err != nil && err != io.EOF {
-		s.err = err
 	}
 	return n, err
 }
@@ -209,19 +209,19 @@ func (x *extractor) readErr(what string, err error) error {
 	return fmt.Errorf("%s: %s: %w", what, safetext.Cut(err.Error(), maxErrText), ErrArchive)
 }
 
-// settle gives src's error precedence over a refusal: it reads the rest of
-// src and, if src fails, returns that error instead of err.
+// settle gives src's error precedence over a refusal: when the archive is
+// refused, it reads the rest of src; whenever src has failed (also in the
+// very read that brought the data refused), src's error is returned.
 func (x *extractor) settle(err error) error {
 	refused := errors.Is(err, ErrArchive) || errors.Is(err, ErrManifest) || errors.Is(err, ErrLimits)
-	if !refused || x.src.err != nil || x.src.over {
-		return err
-	}
-	for {
-		if _, rerr := x.src.Read(x.buf); rerr != nil {
-			break
+	if refused && x.src.err == nil && !x.src.over {
+		for {
+			if _, rerr := x.src.Read(x.buf); rerr != nil {
+				break
+			}
 		}
 	}
-	if x.src.err != nil {
+	if x.src.err != nil && !errors.Is(err, x.src.err) {
 		return fmt.Errorf("reading the bundle: %w (the archive was already refused: %v)", x.src.err, err)
 	}
 	return err
