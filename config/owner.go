@@ -92,25 +92,25 @@ func checkFileOwner(path string, fi fs.FileInfo) error {
 // CheckOwner returns an *OwnerError if the file at path, or any folder
 // above it up to /, belongs to a user other than root and the user
 // sealpost runs as. A path through symbolic links is checked twice: as
-// written, and as the links resolve. A missing file is not this check's
-// error: nil.
+// written, and as the links resolve. A missing file or folder is not this
+// check's error, but the folders above it are still checked: a folder still
+// to be made (state_dir on the first run) is made in them.
 func CheckOwner(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
 	paths := []string{abs}
-	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+	if real := resolveExisting(abs); real != abs {
 		paths = append(paths, real)
 	}
 	for _, p := range paths {
 		for q := p; ; q = filepath.Dir(q) {
 			fi, err := os.Lstat(q)
-			if err != nil {
-				break
-			}
-			if uid, ok := fileOwner(fi); ok && !trustedOwner(uid) {
-				return &OwnerError{Path: q, File: abs, UID: uid}
+			if err == nil {
+				if uid, ok := fileOwner(fi); ok && !trustedOwner(uid) {
+					return &OwnerError{Path: q, File: abs, UID: uid}
+				}
 			}
 			if q == filepath.Dir(q) {
 				break
@@ -118,6 +118,21 @@ func CheckOwner(path string) error {
 		}
 	}
 	return nil
+}
+
+// resolveExisting resolves the symbolic links of abs's longest existing
+// prefix and appends the rest, which does not exist yet.
+func resolveExisting(abs string) string {
+	rest := ""
+	for q := abs; ; q = filepath.Dir(q) {
+		if real, err := filepath.EvalSymlinks(q); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if q == filepath.Dir(q) {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(q), rest)
+	}
 }
 
 // OpenFolder returns the first folder above path, up to / and as written

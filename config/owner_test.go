@@ -133,3 +133,44 @@ func TestPassphraseFileNotARegularFile(t *testing.T) {
 		t.Fatalf("Passphrase from a FIFO: %v", err)
 	}
 }
+
+// TestStateFoldersOwnedByAnotherUser: state_dir and checkpoint_dir hold what
+// we decrypt, our evidence and our log; one that belongs to another user, or
+// that sits (existing or still to be made) below a folder of another user,
+// who could rename it and put their own folder or a link in its place, is
+// refused at load, naming the folder, its owner and the chown.
+func TestStateFoldersOwnedByAnotherUser(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct {
+		name, key, value string
+		mkdir, chown     string // relative to the fixture's folder
+	}{
+		{"state_dir owned by another user", "state_dir", "state", "state", "state"},
+		{"state_dir in a folder of another user", "state_dir", "theirs/state", "theirs/state", "theirs"},
+		{"state_dir to be made in a folder of another user", "state_dir", "theirs/state", "theirs", "theirs"},
+		{"state_dir to be made two levels below", "state_dir", "theirs/a/state", "theirs", "theirs"},
+		{"checkpoint_dir owned by another user", "checkpoint_dir", "proofs", "proofs", "proofs"},
+		{"checkpoint_dir to be made in a folder of another user", "checkpoint_dir", "theirs/proofs", "theirs", "theirs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir)
+			text := strings.Replace(fullYAML, "state_dir: state", "state_dir: "+tc.value, 1)
+			if tc.key == "checkpoint_dir" {
+				text += "audit:\n  checkpoint_dir: " + tc.value + "\n"
+			}
+			path := writeConfig(t, dir, text)
+			if _, err := Load(path); err != nil {
+				t.Fatalf("Load with %s %s of ours: %v", tc.key, tc.value, err)
+			}
+			must := func(err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(os.MkdirAll(filepath.Join(dir, tc.mkdir), 0o700))
+			must(os.Chown(filepath.Join(dir, tc.chown), stranger, stranger))
+			assertNotOurs(t, path, filepath.Join(dir, tc.chown))
+		})
+	}
+}
