@@ -174,3 +174,25 @@ func TestStateFoldersOwnedByAnotherUser(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedFilesWritableByOthers: a partner's public key or known_hosts
+// that its group or others may write is refused at load, as the
+// configuration is: whoever may write known_hosts chooses the server we
+// talk to, and whoever may write a public key file can empty it or fill it.
+func TestTrustedFilesWritableByOthers(t *testing.T) {
+	for _, rel := range []string{"keys/uk-hmrc.public.asc", "keys/de-zoll.public.asc", "keys/known_hosts"} {
+		for _, mode := range []os.FileMode{0o666, 0o646, 0o664} {
+			t.Run(rel+"/"+mode.String(), func(t *testing.T) {
+				dir, path := fixture(t)
+				file := filepath.Join(dir, rel)
+				if err := os.Chmod(file, mode); err != nil {
+					t.Fatal(err)
+				}
+				_, err := Load(path)
+				if !errors.Is(err, ErrWritableByOthers) || !strings.Contains(err.Error(), "chmod go-w "+file) {
+					t.Fatalf("Load with %s mode %v: %v; want ErrWritableByOthers naming the chmod", rel, mode, err)
+				}
+			})
+		}
+	}
+}
