@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -427,9 +428,28 @@ func readKeyFile(path string) (openpgp.EntityList, error) {
 	return ents, nil
 }
 
-// readKeys reads keys armoured (one or more armour blocks) or binary.
+// maxKeyFile bounds what is read of a key file: go-crypto holds every
+// packet of it in memory, several times over, and a partner's key file is
+// loaded at every start. A real key, even with many certifications, is far
+// smaller.
+const maxKeyFile = 4 << 20
+
+// ErrKeyFileTooLarge is wrapped when a key file holds more than maxKeyFile
+// bytes.
+var ErrKeyFileTooLarge = errors.New("key file too large")
+
+// readKeys reads keys armoured (one or more armour blocks) or binary, from
+// at most maxKeyFile bytes of r.
 func readKeys(r io.Reader) (openpgp.EntityList, error) {
-	br := bufio.NewReader(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxKeyFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("%w: more than %d MiB; export the key alone, without third-party signatures (gpg --export --export-options export-minimal)",
+			ErrKeyFileTooLarge, maxKeyFile>>20)
+	}
+	br := bufio.NewReader(bytes.NewReader(data))
 	first, err := br.Peek(1)
 	if err != nil {
 		return nil, fmt.Errorf("no OpenPGP key found: %w", err)

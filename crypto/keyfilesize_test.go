@@ -1,0 +1,88 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/sealpost/sealpost/internal/pgptest"
+)
+
+// userIDPacket is a user id packet of n bytes, with no signature: go-crypto
+// reads it whole into memory before it finds no self-signature for it.
+func userIDPacket(n int) []byte {
+	var b bytes.Buffer
+	b.Write([]byte{0xc0 | 13, 0xff, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	b.Write(bytes.Repeat([]byte("A"), n))
+	return b.Bytes()
+}
+
+// paddedKeyFile writes a new public key with a user id of pad bytes put
+// right after its primary key, and returns the file's path and the key's
+// fingerprint.
+func paddedKeyFile(t *testing.T, pad int) (string, string) {
+	t.Helper()
+	e, err := pgptest.NewEntity("partner", "partner@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var primary, whole bytes.Buffer
+	if err := e.PrimaryKey.Serialize(&primary); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(&whole); err != nil {
+		t.Fatal(err)
+	}
+	data := append(append(primary.Bytes(), userIDPacket(pad)...), whole.Bytes()[primary.Len():]...)
+	path := filepath.Join(t.TempDir(), "partner.public.gpg")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, fingerprint(e)
+}
+
+// TestKeyFileSizeBounded: a key file larger than maxKeyFile (a partner's
+// key padded with one huge user id; it loaded before, at 221 MiB of
+// allocations for 64 MiB) is refused by LoadPeer, CheckKeyFile and Inspect
+// after reading at most maxKeyFile+1 bytes of it; a key padded to just
+// under the bound still loads.
+func TestKeyFileSizeBounded(t *testing.T) {
+	huge, fp := paddedKeyFile(t, 64<<20)
+	load := func(path string) error {
+		_, err := LoadPeer(path, []string{fp})
+		return err
+	}
+	inspect := func(path string) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = Inspect(f)
+		return err
+	}
+	check := func(path string) error {
+		_, err := CheckKeyFile(path, nil)
+		return err
+	}
+	for name, read := range map[string]func(string) error{"LoadPeer": load, "Inspect": inspect, "CheckKeyFile": check} {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := read(huge)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrKeyFileTooLarge) {
+			t.Errorf("%s of a 64 MiB key file: %v; want ErrKeyFileTooLarge", name, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*maxKeyFile {
+			t.Errorf("%s of a 64 MiB key file allocated %d bytes; want at most %d", name, alloc, 3*maxKeyFile)
+		}
+	}
+	under, fp := paddedKeyFile(t, maxKeyFile-64<<10)
+	if _, err := LoadPeer(under, []string{fp}); err != nil {
+		t.Errorf("a key file just under the bound: %v", err)
+	}
+}
