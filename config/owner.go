@@ -144,7 +144,7 @@ func OpenFolder(path string) (string, fs.FileMode) {
 		return "", 0
 	}
 	paths := []string{filepath.Dir(abs)}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
+	if real := resolveExisting(abs); real != abs {
 		paths = append(paths, filepath.Dir(real))
 	}
 	for _, p := range paths {
@@ -158,4 +158,23 @@ func OpenFolder(path string) (string, fs.FileMode) {
 		}
 	}
 	return "", 0
+}
+
+// checkStateDir refuses a state_dir that another user could change or
+// replace, existing or still to be made: one that its group or others may
+// write to (even with the sticky bit: they could add entries where we
+// write), one below a folder that group or others may write to without the
+// sticky bit (they could rename state_dir away and put their own folder in
+// its place while a daemon runs), and one that belongs, or sits below a
+// folder that belongs, to a user other than root and us (CheckOwner).
+func checkStateDir(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("state_dir %s has mode %04o: it is %w; run chmod go-w %s",
+			path, fi.Mode().Perm(), ErrWritableByOthers, path)
+	}
+	if dir, mode := OpenFolder(path); dir != "" {
+		return fmt.Errorf("folder %s, above state_dir %s, has mode %04o without the sticky bit: it is %w; run chmod go-w %s",
+			dir, path, mode, ErrWritableByOthers, dir)
+	}
+	return CheckOwner(path)
 }

@@ -196,3 +196,40 @@ func TestTrustedFilesWritableByOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestStateDirOthersMayWrite: a state_dir that its group or others may
+// write to, or below a folder they may write to without the sticky bit
+// (they could rename state_dir away and put their own folder in its place
+// while a daemon runs), is refused at load, naming the folder and the chmod.
+func TestStateDirOthersMayWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, open string
+		mode              os.FileMode
+	}{
+		{"state_dir writable by others", "state", "state", 0o777},
+		{"state_dir writable by its group", "state", "state", 0o770},
+		{"state_dir with the sticky bit, writable by others", "state", "state", 0o1777},
+		{"folder above writable by others", "shared/state", "shared", 0o777},
+		{"folder above state_dir still to be made", "shared/a/state", "shared", 0o775},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir)
+			path := writeConfig(t, dir, strings.Replace(fullYAML, "state_dir: state", "state_dir: "+tc.value, 1))
+			open := filepath.Join(dir, tc.open)
+			if err := os.MkdirAll(open, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path); err != nil {
+				t.Fatalf("Load with state_dir %s private: %v", tc.value, err)
+			}
+			if err := os.Chmod(open, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if !errors.Is(err, ErrWritableByOthers) || !strings.Contains(err.Error(), "chmod go-w "+open) {
+				t.Fatalf("Load with %s mode %v: %v; want ErrWritableByOthers naming the chmod", tc.open, tc.mode, err)
+			}
+		})
+	}
+}
