@@ -208,7 +208,7 @@ func TestStateDirOthersMayWrite(t *testing.T) {
 	}{
 		{"state_dir writable by others", "state", "state", 0o777},
 		{"state_dir writable by its group", "state", "state", 0o770},
-		{"state_dir with the sticky bit, writable by others", "state", "state", 0o1777},
+		{"state_dir with the sticky bit, writable by others", "state", "state", 0o777 | os.ModeSticky},
 		{"folder above writable by others", "shared/state", "shared", 0o777},
 		{"folder above state_dir still to be made", "shared/a/state", "shared", 0o775},
 	} {
