@@ -117,9 +117,11 @@ func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Pro
 // checkOutputFolder refuses an output folder that another user controls,
 // before and again after it is made: a symbolic link (planted in a shared
 // folder, it chooses where we write), a folder that group or others may
-// write to, and a folder that belongs, or sits below a folder that belongs,
-// to a user other than root and us (config.CheckOwner): whoever controls
-// it could replace what we decrypt after it is verified.
+// write to, or sits below a folder they may write to without the sticky bit
+// (they could rename it away and put theirs), and a folder that belongs, or
+// sits below a folder that belongs, to a user other than root and us
+// (config.CheckOwner): whoever controls it could replace what we decrypt
+// after it is verified.
 func checkOutputFolder(dir string) error {
 	if fi, err := os.Lstat(dir); err == nil {
 		if fi.Mode()&fs.ModeSymlink != 0 {
@@ -128,6 +130,10 @@ func checkOutputFolder(dir string) error {
 		if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 			return fmt.Errorf("output folder %s has mode %04o: others may put or replace files in it; run chmod go-w %s", dir, perm, dir)
 		}
+	}
+	if open, mode := config.OpenFolder(dir); open != "" {
+		return fmt.Errorf("output folder %s is below folder %s, which others may write to (mode %04o, no sticky bit) and rename it in; run chmod go-w %s",
+			dir, open, mode, open)
 	}
 	if err := config.CheckOwner(dir); err != nil {
 		return fmt.Errorf("output folder: %w", err)

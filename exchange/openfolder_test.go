@@ -15,7 +15,8 @@ import (
 // decrypts only into a folder no other user controls. A DIR that is a
 // symbolic link (planted in a shared folder), that belongs to another user
 // or sits below a folder of another user (existing or still to be made),
-// or that group or others may write to, is refused before anything is
+// that group or others may write to, or that sits below a folder they may
+// write to without the sticky bit, is refused before anything is
 // decrypted into it; the error names the folder.
 func TestOpenFileOutputFolderOthersControl(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -52,6 +53,12 @@ func TestOpenFileOutputFolderOthersControl(t *testing.T) {
 			must(t, os.Mkdir(theirs, 0o755))
 			must(t, os.Chown(theirs, stranger, stranger))
 			return filepath.Join(theirs, "out"), theirs, filepath.Join(theirs, "out")
+		}},
+		{"below a folder others may write to", func(t *testing.T, shared string) (string, string, string) {
+			open := filepath.Join(shared, "open")
+			must(t, os.Mkdir(open, 0o700))
+			must(t, os.Chmod(open, 0o777))
+			return filepath.Join(open, "out"), open, filepath.Join(open, "out")
 		}},
 		{"a folder others may write to", func(t *testing.T, shared string) (string, string, string) {
 			out := filepath.Join(shared, "out")

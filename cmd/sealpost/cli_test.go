@@ -850,6 +850,12 @@ func TestKeysGenerateIntoAFolderOthersControl(t *testing.T) {
 			must(t, os.Chown(theirs, nobody, nobody))
 			return filepath.Join(theirs, "a", "keys"), theirs
 		}, "chown"},
+		{"below a folder others may write to", func(shared string) (string, string) {
+			open := filepath.Join(shared, "open")
+			must(t, os.Mkdir(open, 0o700))
+			must(t, os.Chmod(open, 0o777))
+			return filepath.Join(open, "keys"), open
+		}, "chmod go-w"},
 		{"a folder others may write to", func(shared string) (string, string) {
 			out := filepath.Join(shared, "keys")
 			must(t, os.Mkdir(out, 0o700))
