@@ -16,7 +16,7 @@ func (w *walker) auditFields(a *Audit) fields {
 		"rotate":         w.oneOf(&a.Rotate, "monthly", "none"),
 		"max_file_size":  w.size(&a.MaxFileBytes),
 		"checkpoint":     w.cronSpec(&a.Checkpoint),
-		"checkpoint_dir": w.path(&a.CheckpointDir, nil),
+		"checkpoint_dir": w.path(&a.CheckpointDir, CheckOwner),
 	}
 }
 

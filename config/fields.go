@@ -21,7 +21,7 @@ import (
 func (w *walker) rootFields(c *Config) fields {
 	return fields{
 		"identity":  w.identity(&c.Identity),
-		"state_dir": w.path(&c.StateDir, nil),
+		"state_dir": w.path(&c.StateDir, checkStateDir),
 		"metrics":   w.section(w.metricsFields(&c.Metrics)),
 		"audit":     w.section(w.auditFields(&c.Audit)),
 		"partners":  w.partners(c.Partners),

@@ -92,25 +92,25 @@ func checkFileOwner(path string, fi fs.FileInfo) error {
 // CheckOwner returns an *OwnerError if the file at path, or any folder
 // above it up to /, belongs to a user other than root and the user
 // sealpost runs as. A path through symbolic links is checked twice: as
-// written, and as the links resolve. A missing file is not this check's
-// error: nil.
+// written, and as the links resolve. A missing file or folder is not this
+// check's error, but the folders above it are still checked: a folder still
+// to be made (state_dir on the first run) is made in them.
 func CheckOwner(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
 	paths := []string{abs}
-	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+	if real := resolveExisting(abs); real != abs {
 		paths = append(paths, real)
 	}
 	for _, p := range paths {
 		for q := p; ; q = filepath.Dir(q) {
 			fi, err := os.Lstat(q)
-			if err != nil {
-				break
-			}
-			if uid, ok := fileOwner(fi); ok && !trustedOwner(uid) {
-				return &OwnerError{Path: q, File: abs, UID: uid}
+			if err == nil {
+				if uid, ok := fileOwner(fi); ok && !trustedOwner(uid) {
+					return &OwnerError{Path: q, File: abs, UID: uid}
+				}
 			}
 			if q == filepath.Dir(q) {
 				break
@@ -118,6 +118,21 @@ func CheckOwner(path string) error {
 		}
 	}
 	return nil
+}
+
+// resolveExisting resolves the symbolic links of abs's longest existing
+// prefix and appends the rest, which does not exist yet.
+func resolveExisting(abs string) string {
+	rest := ""
+	for q := abs; ; q = filepath.Dir(q) {
+		if real, err := filepath.EvalSymlinks(q); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if q == filepath.Dir(q) {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(q), rest)
+	}
 }
 
 // OpenFolder returns the first folder above path, up to / and as written
@@ -129,7 +144,7 @@ func OpenFolder(path string) (string, fs.FileMode) {
 		return "", 0
 	}
 	paths := []string{filepath.Dir(abs)}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
+	if real := resolveExisting(abs); real != abs {
 		paths = append(paths, filepath.Dir(real))
 	}
 	for _, p := range paths {
@@ -143,4 +158,23 @@ func OpenFolder(path string) (string, fs.FileMode) {
 		}
 	}
 	return "", 0
+}
+
+// checkStateDir refuses a state_dir that another user could change or
+// replace, existing or still to be made: one that its group or others may
+// write to (even with the sticky bit: they could add entries where we
+// write), one below a folder that group or others may write to without the
+// sticky bit (they could rename state_dir away and put their own folder in
+// its place while a daemon runs), and one that belongs, or sits below a
+// folder that belongs, to a user other than root and us (CheckOwner).
+func checkStateDir(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("state_dir %s has mode %04o: it is %w; run chmod go-w %s",
+			path, fi.Mode().Perm(), ErrWritableByOthers, path)
+	}
+	if dir, mode := OpenFolder(path); dir != "" {
+		return fmt.Errorf("folder %s, above state_dir %s, has mode %04o without the sticky bit: it is %w; run chmod go-w %s",
+			dir, path, mode, ErrWritableByOthers, dir)
+	}
+	return CheckOwner(path)
 }

@@ -133,3 +133,103 @@ func TestPassphraseFileNotARegularFile(t *testing.T) {
 		t.Fatalf("Passphrase from a FIFO: %v", err)
 	}
 }
+
+// TestStateFoldersOwnedByAnotherUser: state_dir and checkpoint_dir hold what
+// we decrypt, our evidence and our log; one that belongs to another user, or
+// that sits (existing or still to be made) below a folder of another user,
+// who could rename it and put their own folder or a link in its place, is
+// refused at load, naming the folder, its owner and the chown.
+func TestStateFoldersOwnedByAnotherUser(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct {
+		name, key, value string
+		mkdir, chown     string // relative to the fixture's folder
+	}{
+		{"state_dir owned by another user", "state_dir", "state", "state", "state"},
+		{"state_dir in a folder of another user", "state_dir", "theirs/state", "theirs/state", "theirs"},
+		{"state_dir to be made in a folder of another user", "state_dir", "theirs/state", "theirs", "theirs"},
+		{"state_dir to be made two levels below", "state_dir", "theirs/a/state", "theirs", "theirs"},
+		{"checkpoint_dir owned by another user", "checkpoint_dir", "proofs", "proofs", "proofs"},
+		{"checkpoint_dir to be made in a folder of another user", "checkpoint_dir", "theirs/proofs", "theirs", "theirs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir)
+			text := strings.Replace(fullYAML, "state_dir: state", "state_dir: "+tc.value, 1)
+			if tc.key == "checkpoint_dir" {
+				text += "audit:\n  checkpoint_dir: " + tc.value + "\n"
+			}
+			path := writeConfig(t, dir, text)
+			if _, err := Load(path); err != nil {
+				t.Fatalf("Load with %s %s of ours: %v", tc.key, tc.value, err)
+			}
+			must := func(err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(os.MkdirAll(filepath.Join(dir, tc.mkdir), 0o700))
+			must(os.Chown(filepath.Join(dir, tc.chown), stranger, stranger))
+			assertNotOurs(t, path, filepath.Join(dir, tc.chown))
+		})
+	}
+}
+
+// TestTrustedFilesWritableByOthers: a partner's public key or known_hosts
+// that its group or others may write is refused at load, as the
+// configuration is: whoever may write known_hosts chooses the server we
+// talk to, and whoever may write a public key file can empty it or fill it.
+func TestTrustedFilesWritableByOthers(t *testing.T) {
+	for _, rel := range []string{"keys/uk-hmrc.public.asc", "keys/de-zoll.public.asc", "keys/known_hosts"} {
+		for _, mode := range []os.FileMode{0o666, 0o646, 0o664} {
+			t.Run(rel+"/"+mode.String(), func(t *testing.T) {
+				dir, path := fixture(t)
+				file := filepath.Join(dir, rel)
+				if err := os.Chmod(file, mode); err != nil {
+					t.Fatal(err)
+				}
+				_, err := Load(path)
+				if !errors.Is(err, ErrWritableByOthers) || !strings.Contains(err.Error(), "chmod go-w "+file) {
+					t.Fatalf("Load with %s mode %v: %v; want ErrWritableByOthers naming the chmod", rel, mode, err)
+				}
+			})
+		}
+	}
+}
+
+// TestStateDirOthersMayWrite: a state_dir that its group or others may
+// write to, or below a folder they may write to without the sticky bit
+// (they could rename state_dir away and put their own folder in its place
+// while a daemon runs), is refused at load, naming the folder and the chmod.
+func TestStateDirOthersMayWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, open string
+		mode              os.FileMode
+	}{
+		{"state_dir writable by others", "state", "state", 0o777},
+		{"state_dir writable by its group", "state", "state", 0o770},
+		{"state_dir with the sticky bit, writable by others", "state", "state", 0o777 | os.ModeSticky},
+		{"folder above writable by others", "shared/state", "shared", 0o777},
+		{"folder above state_dir still to be made", "shared/a/state", "shared", 0o775},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir)
+			path := writeConfig(t, dir, strings.Replace(fullYAML, "state_dir: state", "state_dir: "+tc.value, 1))
+			open := filepath.Join(dir, tc.open)
+			if err := os.MkdirAll(open, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path); err != nil {
+				t.Fatalf("Load with state_dir %s private: %v", tc.value, err)
+			}
+			if err := os.Chmod(open, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path)
+			if !errors.Is(err, ErrWritableByOthers) || !strings.Contains(err.Error(), "chmod go-w "+open) {
+				t.Fatalf("Load with %s mode %v: %v; want ErrWritableByOthers naming the chmod", tc.open, tc.mode, err)
+			}
+		})
+	}
+}

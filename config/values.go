@@ -80,8 +80,9 @@ func checkPrivateMode(path string, fi fs.FileInfo) error {
 }
 
 // checkTrustedFile returns an error if path does not name a regular file,
-// or if it or a folder above it belongs to a user other than root and us
-// (an *OwnerError): a public key or known_hosts decides whom we trust.
+// if its group or others may write it (ErrWritableByOthers), or if it or a
+// folder above it belongs to a user other than root and us (an
+// *OwnerError): a public key or known_hosts decides whom we trust.
 func checkTrustedFile(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -89,6 +90,10 @@ func checkTrustedFile(path string) error {
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("permissions %04o for %s are too open: the file is %w and decides whom we trust; run chmod go-w %s",
+			perm, path, ErrWritableByOthers, path)
 	}
 	return CheckOwner(path)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -74,8 +75,14 @@ func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Pro
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	if err := checkOutputFolder(dir); err != nil {
+		return nil, &ConfigError{err}
+	}
 	if err := fsx.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := checkOutputFolder(dir); err != nil {
+		return nil, &ConfigError{err}
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
 		return nil, &ConfigError{fmt.Errorf("output folder %s is not empty", dir)}
@@ -105,6 +112,33 @@ func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Pro
 		return nil, &RefusedError{Code: code, Err: fmt.Errorf("%s: %w", path, err)}
 	}
 	return nil, err
+}
+
+// checkOutputFolder refuses an output folder that another user controls,
+// before and again after it is made: a symbolic link (planted in a shared
+// folder, it chooses where we write), a folder that group or others may
+// write to, or sits below a folder they may write to without the sticky bit
+// (they could rename it away and put theirs), and a folder that belongs, or
+// sits below a folder that belongs, to a user other than root and us
+// (config.CheckOwner): whoever controls it could replace what we decrypt
+// after it is verified.
+func checkOutputFolder(dir string) error {
+	if fi, err := os.Lstat(dir); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("output folder %s is a symbolic link; give the folder it points to", dir)
+		}
+		if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+			return fmt.Errorf("output folder %s has mode %04o: others may put or replace files in it; run chmod go-w %s", dir, perm, dir)
+		}
+	}
+	if open, mode := config.OpenFolder(dir); open != "" {
+		return fmt.Errorf("output folder %s is below folder %s, which others may write to (mode %04o, no sticky bit) and rename it in; run chmod go-w %s",
+			dir, open, mode, open)
+	}
+	if err := config.CheckOwner(dir); err != nil {
+		return fmt.Errorf("output folder: %w", err)
+	}
+	return nil
 }
 
 // RefusedError is a bundle that failed verification; Code is its receipt

@@ -46,9 +46,17 @@ func TestOutboxDevices(t *testing.T) {
 // payloads, sent and received bundles, receipts, quarantine, the log) is
 // still readable by its owner only.
 func TestPrivateUnderUmaskZero(t *testing.T) {
+	// The world's own folders (configuration, keys) are made first: under
+	// umask 0 they would be 0777, and a state_dir below them is refused.
+	// The state folders are then made again, under umask 0.
+	w := newWorld(t, loopbackServer(t), "", us, uk)
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	w := newWorld(t, loopbackServer(t), "", us, uk)
+	for _, s := range w.sides {
+		s.eng.Close()
+		must(t, os.RemoveAll(s.state()))
+		w.start(s)
+	}
 	w.send(us, uk, "private", "", map[string]string{"secret.txt": "for the partner only", "folder/deep.txt": "also"})
 	w.run(us, uk)
 	must(t, os.WriteFile(filepath.Join(w.srv.root, us+"-to-"+uk, us+"_"+uk+"_request_01a21f7b-1dd2-7a63-aca9-2df4596e7cab.pgp"),

@@ -418,7 +418,7 @@ func TestLocked(t *testing.T) {
 // generate refuse without creating the link's target.
 func TestKeysGenerateIgnoresPlantedLinks(t *testing.T) {
 	dir := t.TempDir()
-	must(t, os.Chmod(dir, 0o1777))
+	must(t, os.Chmod(dir, 0o777|os.ModeSticky)) // as /tmp: 0o1777 would lose the sticky bit in os.Chmod
 	stolen := filepath.Join(t.TempDir(), "stolen")
 	must(t, os.WriteFile(stolen, nil, 0o666))
 	for _, name := range []string{"." + us + ".secret.asc.tmp", "." + us + ".public.asc.tmp"} {
@@ -717,7 +717,7 @@ func TestDemo(t *testing.T) {
 // planted links there) and a folder that is not empty, and writes nothing.
 func TestDemoKeepRefusesAFolderOthersCanWrite(t *testing.T) {
 	open := t.TempDir()
-	must(t, os.Chmod(open, 0o1777))
+	must(t, os.Chmod(open, 0o777|os.ModeSticky))
 	full := t.TempDir()
 	stolen := filepath.Join(t.TempDir(), "stolen")
 	must(t, os.Symlink(stolen, filepath.Join(full, "us-cbp")))
@@ -881,5 +881,60 @@ func TestBundleOpenEscapesReference(t *testing.T) {
 	r := w.parties[uk].cli(t, "bundle", "open", "--from", us, "-o", filepath.Join(t.TempDir(), "o"), out).want(t, 0)
 	if !strings.Contains(r.stdout, `CASE\u202e\ufe0f\u034f`) || strings.ContainsAny(r.stdout, "\u202e\ufe0f\u034f") {
 		t.Errorf("bundle open does not escape the reference:\n%+q", r.stdout)
+	}
+}
+
+// TestKeysGenerateIntoAFolderOthersControl: keys generate refuses an --out
+// folder another user controls (theirs, below theirs even if still to be
+// made, or one others may write to without the sticky bit), before writing
+// any key file; the error names the folder.
+func TestKeysGenerateIntoAFolderOthersControl(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("giving a folder to another user needs root (CI must run the tests as root)")
+		}
+		t.Skip("giving a folder to another user needs root (run as root, as CI does)")
+	}
+	const nobody = 65534
+	for _, tc := range []struct {
+		name        string
+		plant       func(shared string) (out, named string)
+		wantInError string
+	}{
+		{"a folder of another user", func(shared string) (string, string) {
+			out := filepath.Join(shared, "keys")
+			must(t, os.Mkdir(out, 0o700))
+			must(t, os.Chown(out, nobody, nobody))
+			return out, out
+		}, "chown"},
+		{"to be made below a folder of another user", func(shared string) (string, string) {
+			theirs := filepath.Join(shared, "theirs")
+			must(t, os.Mkdir(theirs, 0o755))
+			must(t, os.Chown(theirs, nobody, nobody))
+			return filepath.Join(theirs, "a", "keys"), theirs
+		}, "chown"},
+		{"below a folder others may write to", func(shared string) (string, string) {
+			open := filepath.Join(shared, "open")
+			must(t, os.Mkdir(open, 0o700))
+			must(t, os.Chmod(open, 0o777))
+			return filepath.Join(open, "keys"), open
+		}, "chmod go-w"},
+		{"a folder others may write to", func(shared string) (string, string) {
+			out := filepath.Join(shared, "keys")
+			must(t, os.Mkdir(out, 0o700))
+			must(t, os.Chmod(out, 0o777))
+			return out, out
+		}, "chmod go-w"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, named := tc.plant(t.TempDir())
+			r := sealpost(t, "keys", "generate", "--id", us, "--out", out).wantError(t, 2, named)
+			if !strings.Contains(r.stderr, tc.wantInError) {
+				t.Errorf("error does not say %q:\n%s", tc.wantInError, r)
+			}
+			if _, err := os.Lstat(filepath.Join(out, us+".secret.asc")); err == nil {
+				t.Fatal("the secret key was written into the folder")
+			}
+		})
 	}
 }

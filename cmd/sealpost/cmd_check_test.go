@@ -22,11 +22,13 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("a failure in a good setup:\n%s", r)
 	}
 
-	// A known_hosts file others may change fails the check, with a hint.
+	// A known_hosts file others may change: the configuration does not
+	// load, and the hint says what to chmod.
 	must(t, os.Chmod(w.srv.KnownHosts, 0o666))
-	r = p.cli(t, "check", "--partner", uk).wantError(t, 1, "1 check(s) failed")
-	if !strings.Contains(r.stdout, "✗ partner uk-hmrc: sftp.known_hosts") || !strings.Contains(r.stdout, "    hint: run chmod go-w") {
-		t.Fatalf("no failed line with a hint:\n%s", r)
+	r = p.cli(t, "check", "--partner", uk).wantError(t, 2, "writable by others")
+	if !strings.Contains(r.stdout, "✗ configuration: ") || !strings.Contains(r.stdout, "run chmod go-w "+w.srv.KnownHosts) ||
+		!strings.Contains(r.stdout, "hint: the configuration, the partners' public keys and known_hosts") {
+		t.Fatalf("no failed configuration line with a hint:\n%s", r)
 	}
 	must(t, os.Chmod(w.srv.KnownHosts, 0o600))
 

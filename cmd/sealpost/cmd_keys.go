@@ -78,7 +78,13 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if err := checkKeysFolder(*out); err != nil {
+		return err
+	}
 	if err := fsx.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	if err := checkKeysFolder(*out); err != nil {
 		return err
 	}
 	if err := fsx.WriteFileNew(secretPath, secret, 0o600); err != nil {
@@ -137,6 +143,26 @@ func parseLifetime(s string) (time.Duration, error) {
 		return 0, usagef("--expires-in %q: want e.g. 2y, 365d or 8760h (at least a day)", s)
 	}
 	return d, nil
+}
+
+// checkKeysFolder refuses, before and after it is made, a --out folder that
+// another user controls: one that belongs, or sits below a folder that
+// belongs, to a user other than root and us, or that group or others may
+// write to, or sits below a folder they may write to, without the sticky
+// bit. They could take our new secret key file away and put theirs, or swap
+// the public key we are about to send.
+func checkKeysFolder(dir string) error {
+	if err := config.CheckOwner(dir); err != nil {
+		return usagef("--out: %v", err)
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
+		return usagef("--out: folder %s has mode %04o: others may replace the key files in it; run chmod go-w %s", dir, fi.Mode().Perm(), dir)
+	}
+	if open, mode := config.OpenFolder(dir); open != "" {
+		return usagef("--out: folder %s is below folder %s, which others may write to (mode %04o, no sticky bit) and rename it in; run chmod go-w %s",
+			dir, open, mode, open)
+	}
+	return nil
 }
 
 // readPassphrase reads a passphrase file as the configuration's

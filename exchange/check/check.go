@@ -94,7 +94,7 @@ func Load(path string) (*config.Config, Item) {
 		case errors.Is(err, config.ErrTooOpen):
 			hint = "secret files must be readable by their owner only: chmod 600 the file named"
 		case errors.Is(err, config.ErrWritableByOthers):
-			hint = "the configuration decides which keys and hosts are trusted: chmod go-w it"
+			hint = "the configuration, the partners' public keys and known_hosts decide which keys and hosts are trusted: chmod go-w the file named"
 		case errors.Is(err, config.ErrNotOurs):
 			hint = "what sealpost trusts, and every folder above it, must belong to root or to the user sealpost runs as: chown the path named"
 		}
