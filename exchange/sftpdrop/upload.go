@@ -28,9 +28,12 @@ type Upload struct {
 	err         error // first error; returned by every later call
 }
 
-// Create opens dir/.<name>.part for writing (created or truncated). name
-// must be a safe final name (no slashes, not hidden, ending .pgp or .asc),
-// else the error wraps ErrName.
+// Create creates dir/.<name>.part afresh for writing. name must be a safe
+// final name (no slashes, not hidden, ending .pgp or .asc), else the error
+// wraps ErrName. A .part left by an earlier attempt is removed and a new
+// file created, never reopened: the server may still be carrying out
+// writes that attempt queued on a connection since abandoned, and they
+// must land in the old file, not in this upload.
 func (d *Drop) Create(dir, name string) (*Upload, error) {
 	if reason := hostileReason(name); reason != "" || !isFinalName(name) {
 		if reason == "" {
@@ -41,7 +44,7 @@ func (d *Drop) Create(dir, name string) (*Upload, error) {
 	u := &Upload{d: d, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
 	err := d.do(context.Background(), "create", u.part, func(func()) error {
 		var err error
-		u.f, err = d.sftp.OpenFile(u.part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+		u.f, err = d.createNew(u.part)
 		return err
 	})
 	if err != nil {
@@ -49,6 +52,21 @@ func (d *Drop) Create(dir, name string) (*Upload, error) {
 	}
 	u.buf = make([]byte, 0, 64<<10)
 	return u, nil
+}
+
+// createNew creates the file p exclusively; when that fails (most likely p
+// exists) and removing p works, it creates it again. The first error is
+// returned when the removal fails too.
+func (d *Drop) createNew(p string) (*sftp.File, error) {
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	f, err := d.sftp.OpenFile(p, flags)
+	if err == nil || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	if rerr := d.sftp.Remove(p); rerr != nil {
+		return nil, err
+	}
+	return d.sftp.OpenFile(p, flags)
 }
 
 // Name returns the final remote path (dir/name).

@@ -62,6 +62,47 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 	})
 }
 
+// TestCreateNeverReopensALeftoverPart: an upload abandoned on one
+// connection (its handle still open on the server, its writes still
+// arriving) and retried on another must not share a file: the retry's
+// bundle is published exactly as written, whatever the first attempt's
+// late writes do.
+func TestCreateNeverReopensALeftoverPart(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		abandoned, retry := dial(t, srv.cfg), dial(t, srv.cfg)
+		first, err := abandoned.Create(srv.remote("push"), "a.pgp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Write(randomBytes(t, uploadBuffer)); err != nil { // sent: the .part exists
+			t.Fatal(err)
+		}
+		data := randomBytes(t, uploadBuffer+1000)
+		second, err := retry.Create(srv.remote("push"), "a.pgp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second.Write(data)
+		if err := second.Commit(int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Write(randomBytes(t, uploadBuffer)); err != nil { // the late writes
+			t.Fatal(err)
+		}
+		first.Close()
+		got, err := os.ReadFile(srv.local("push", "a.pgp"))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("published file: %d bytes (err %v), equal to the retry's %v; want the retry's %d bytes",
+				len(got), err, bytes.Equal(got, data), len(data))
+		}
+		if err := first.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		assertMissing(t, srv.local("push", ".a.pgp.part"))
+	})
+}
+
 func TestCreateRefusesUnsafeNames(t *testing.T) {
 	srv := startSftpd(t)
 	srv.mkdir(t, "push")
