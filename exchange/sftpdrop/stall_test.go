@@ -62,7 +62,7 @@ func TestStalledServer(t *testing.T) {
 		t.Run("upload", func(t *testing.T) {
 			p := startProxy(t, srv.cfg.Address, false, -1)
 			d := dial(t, viaProxy(t, srv, p))
-			u, err := d.Create(srv.remote("push"), "up.pgp")
+			u, err := d.Create(context.Background(), srv.remote("push"), "up.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}

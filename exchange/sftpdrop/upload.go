@@ -21,6 +21,7 @@ const uploadBuffer = 2 << 20
 // An Upload is used by one goroutine at a time.
 type Upload struct {
 	d           *Drop
+	ctx         context.Context // ends every operation but Abort
 	part, final string
 	f           *sftp.File
 	buf         []byte
@@ -33,16 +34,17 @@ type Upload struct {
 // wraps ErrName. A .part left by an earlier attempt is removed and a new
 // file created, never reopened: the server may still be carrying out
 // writes that attempt queued on a connection since abandoned, and they
-// must land in the old file, not in this upload.
-func (d *Drop) Create(dir, name string) (*Upload, error) {
+// must land in the old file, not in this upload. Once ctx ends, the
+// upload's operations but Abort fail and close the connection (see Drop).
+func (d *Drop) Create(ctx context.Context, dir, name string) (*Upload, error) {
 	if reason := hostileReason(name); reason != "" || !isFinalName(name) {
 		if reason == "" {
 			reason = "not a final bundle name (hidden, or not .pgp/.asc)"
 		}
 		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, ErrName)
 	}
-	u := &Upload{d: d, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
-	err := d.do(context.Background(), "create", u.part, func(func()) error {
+	u := &Upload{d: d, ctx: ctx, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
+	err := d.do(ctx, "create", u.part, func(func()) error {
 		var err error
 		u.f, err = d.createNew(u.part)
 		return err
@@ -98,7 +100,7 @@ func (u *Upload) flush() error {
 	if len(u.buf) == 0 {
 		return nil
 	}
-	u.err = u.d.do(context.Background(), "write", u.part, func(func()) error {
+	u.err = u.d.do(u.ctx, "write", u.part, func(func()) error {
 		n, err := u.f.Write(u.buf)
 		u.written += int64(n)
 		return err
@@ -116,7 +118,7 @@ func (u *Upload) Close() error {
 	u.flush()
 	f := u.f
 	u.f = nil
-	err := u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
+	err := u.d.do(u.ctx, "close", u.part, func(func()) error { return f.Close() })
 	if u.err == nil {
 		u.err = err
 	}
@@ -137,7 +139,7 @@ func (u *Upload) Commit(size int64) error {
 		u.err = fmt.Errorf("upload %s: wrote %d bytes, expected %d: %w", u.final, u.written, size, ErrSize)
 		return u.err
 	}
-	return u.d.do(context.Background(), "commit", u.final, func(func()) error {
+	return u.d.do(u.ctx, "commit", u.final, func(func()) error {
 		fi, err := u.d.sftp.Stat(u.part)
 		if errors.Is(err, fs.ErrNotExist) {
 			return u.alreadyDone(size, err)
@@ -168,13 +170,13 @@ func (u *Upload) alreadyDone(size int64, renameErr error) error {
 	return nil
 }
 
-// Abort closes the file if needed and removes the .part; a .part already
-// gone is not an error.
+// Abort closes the file if needed and removes the .part, even once the
+// upload's context has ended; a .part already gone is not an error.
 func (u *Upload) Abort() error {
 	if u.f != nil {
 		f := u.f
 		u.f = nil
-		u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
+		u.d.do(context.WithoutCancel(u.ctx), "close", u.part, func(func()) error { return f.Close() })
 	}
 	if u.err == nil {
 		u.err = fmt.Errorf("upload %s aborted", u.final)

@@ -2,6 +2,7 @@ package sftpdrop
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -19,7 +20,7 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 		data := randomBytes(t, 100_000)
 
 		t.Run("bytes written", func(t *testing.T) {
-			u, err := d.Create(srv.remote("push"), "a.pgp")
+			u, err := d.Create(context.Background(), srv.remote("push"), "a.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +39,7 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 		})
 
 		t.Run("remote size", func(t *testing.T) {
-			u, err := d.Create(srv.remote("push"), "b.pgp")
+			u, err := d.Create(context.Background(), srv.remote("push"), "b.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +72,7 @@ func TestCreateNeverReopensALeftoverPart(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		abandoned, retry := dial(t, srv.cfg), dial(t, srv.cfg)
-		first, err := abandoned.Create(srv.remote("push"), "a.pgp")
+		first, err := abandoned.Create(context.Background(), srv.remote("push"), "a.pgp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +80,7 @@ func TestCreateNeverReopensALeftoverPart(t *testing.T) {
 			t.Fatal(err)
 		}
 		data := randomBytes(t, uploadBuffer+1000)
-		second, err := retry.Create(srv.remote("push"), "a.pgp")
+		second, err := retry.Create(context.Background(), srv.remote("push"), "a.pgp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,12 +104,46 @@ func TestCreateNeverReopensALeftoverPart(t *testing.T) {
 	})
 }
 
+// TestUploadHonoursItsContext: once the context an upload was created
+// with ends, its next write fails with the context's error and the
+// connection is closed; Abort still works on a connection that is alive.
+func TestUploadHonoursItsContext(t *testing.T) {
+	srv := startSftpd(t)
+	srv.mkdir(t, "push")
+	d := dial(t, srv.cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	u, err := d.Create(ctx, srv.remote("push"), "a.pgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := u.Write(randomBytes(t, uploadBuffer)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write after the context ended = %v, want context.Canceled", err)
+	}
+	if err := d.failed(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("connection failure = %v, want it closed for context.Canceled", err)
+	}
+	assertMissing(t, srv.local("push", "a.pgp"))
+
+	other := dial(t, srv.cfg)
+	ctx, cancel = context.WithCancel(context.Background())
+	u, err = other.Create(ctx, srv.remote("push"), "b.pgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := u.Abort(); err != nil {
+		t.Fatalf("Abort after the context ended: %v", err)
+	}
+	assertMissing(t, srv.local("push", ".b.pgp.part"))
+}
+
 func TestCreateRefusesUnsafeNames(t *testing.T) {
 	srv := startSftpd(t)
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
 	for _, name := range []string{"../x.pgp", "a/b.pgp", ".hidden.pgp", "plain.txt", "", "ctl\n.pgp"} {
-		if _, err := d.Create(srv.remote("push"), name); !errors.Is(err, ErrName) || !IsPermanent(err) {
+		if _, err := d.Create(context.Background(), srv.remote("push"), name); !errors.Is(err, ErrName) || !IsPermanent(err) {
 			t.Errorf("Create(%q) = %v, want permanent ErrName", name, err)
 		}
 	}
@@ -117,7 +152,7 @@ func TestCreateRefusesUnsafeNames(t *testing.T) {
 func TestCreateInMissingFolder(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
-		if _, err := d.Create(srv.remote("missing"), "a.pgp"); !IsPermanent(err) {
+		if _, err := d.Create(context.Background(), srv.remote("missing"), "a.pgp"); !IsPermanent(err) {
 			t.Fatalf("Create in a missing folder = %v, want a permanent error", err)
 		}
 	})
@@ -160,7 +195,7 @@ func TestPlainRenameFallback(t *testing.T) {
 		})
 		t.Run("target exists with other size", func(t *testing.T) {
 			writeLocal(t, srv.local("push", "other.pgp"), []byte("something else"))
-			u, err := d.Create(push, "other.pgp")
+			u, err := d.Create(context.Background(), push, "other.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +234,7 @@ func TestCommitWhenServerRefusesRename(t *testing.T) {
 	srv := startSftpd(t, sftpd.WithRefuseRename())
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
-	u, err := d.Create(srv.remote("push"), "a.pgp")
+	u, err := d.Create(context.Background(), srv.remote("push"), "a.pgp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +254,7 @@ func TestCommitRetriedAfterSuccess(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)
-		u, err := d.Create(srv.remote("push"), "twice.pgp")
+		u, err := d.Create(context.Background(), srv.remote("push"), "twice.pgp")
 		if err != nil {
 			t.Fatal(err)
 		}
