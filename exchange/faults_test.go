@@ -111,7 +111,7 @@ func TestNetworkFaults(t *testing.T) {
 					p.SetBudget(3 << 20) // the first bundle passes, the second is hit
 					res := w.sides[runner].eng.RunPartner(t.Context(), peer, true, true)
 					if p.Faults() == 0 {
-						t.Fatal("the fault never struck")
+						t.Fatalf("the fault never struck (run: %v)", res.Err)
 					}
 					if heal && res.Err != nil {
 						t.Fatalf("a fault that heals must be retried within the run: %v", res.Err)
