@@ -39,14 +39,19 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aOnD2, bRetried := make(chan *sftpdrop.Drop, 1), make(chan *sftpdrop.Drop, 1)
+	bOnD1, aOnD2, bRetried := make(chan struct{}, 1), make(chan *sftpdrop.Drop, 1), make(chan *sftpdrop.Drop, 1)
 	aDone, aEnded, bEnded := make(chan error, 1), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(aEnded)
 		calls := 0
 		aDone <- r.withRetry(ctx, func(d *sftpdrop.Drop) error {
 			calls++
-			if calls == 1 { // the connection breaks under A
+			if calls == 1 { // the connection breaks under A, once B is using it too
+				select {
+				case <-bOnD1:
+				case <-bEnded:
+					return &localError{errors.New("B ended before using D1")}
+				}
 				d.Close()
 				_, err := d.Stat("/")
 				return err
@@ -72,6 +77,7 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 			if d != d1 {
 				return &localError{errors.New("B's first attempt is not on D1")}
 			}
+			bOnD1 <- struct{}{}
 			select { // B's failure on D1 comes after A has dialled D2
 			case d2 = <-aOnD2:
 			case <-aEnded:
