@@ -21,7 +21,7 @@ const uploadBuffer = 2 << 20
 // An Upload is used by one goroutine at a time.
 type Upload struct {
 	d           *Drop
-	ctx         context.Context // ends every operation but Abort
+	ctx         context.Context // once ended, no further operation but Abort starts
 	part, final string
 	f           *sftp.File
 	buf         []byte
@@ -35,7 +35,8 @@ type Upload struct {
 // file created, never reopened: the server may still be carrying out
 // writes that attempt queued on a connection since abandoned, and they
 // must land in the old file, not in this upload. Once ctx ends, the
-// upload's operations but Abort fail and close the connection (see Drop).
+// upload's next operation fails with its error instead of starting (the
+// one under way ends within the timeout), and Abort can still clean up.
 func (d *Drop) Create(ctx context.Context, dir, name string) (*Upload, error) {
 	if reason := hostileReason(name); reason != "" || !isFinalName(name) {
 		if reason == "" {
@@ -44,7 +45,10 @@ func (d *Drop) Create(ctx context.Context, dir, name string) (*Upload, error) {
 		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, ErrName)
 	}
 	u := &Upload{d: d, ctx: ctx, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
-	err := d.do(ctx, "create", u.part, func(func()) error {
+	if err := u.live(); err != nil {
+		return nil, err
+	}
+	err := d.do(context.Background(), "create", u.part, func(func()) error {
 		var err error
 		u.f, err = d.createNew(u.part)
 		return err
@@ -71,13 +75,24 @@ func (d *Drop) createNew(p string) (*sftp.File, error) {
 	return d.sftp.OpenFile(p, flags)
 }
 
+// live returns the upload's first error, which is the context's once it
+// has ended.
+func (u *Upload) live() error {
+	if u.err == nil {
+		if err := context.Cause(u.ctx); err != nil {
+			u.err = fmt.Errorf("upload %s stopped: %w", u.final, err)
+		}
+	}
+	return u.err
+}
+
 // Name returns the final remote path (dir/name).
 func (u *Upload) Name() string { return u.final }
 
 // Write buffers p and sends full buffers to the server.
 func (u *Upload) Write(p []byte) (int, error) {
-	if u.err != nil {
-		return 0, u.err
+	if err := u.live(); err != nil {
+		return 0, err
 	}
 	n := len(p)
 	for len(p) > 0 {
@@ -100,7 +115,11 @@ func (u *Upload) flush() error {
 	if len(u.buf) == 0 {
 		return nil
 	}
-	u.err = u.d.do(u.ctx, "write", u.part, func(func()) error {
+	if err := u.live(); err != nil {
+		u.buf = u.buf[:0]
+		return err
+	}
+	u.err = u.d.do(context.Background(), "write", u.part, func(func()) error {
 		n, err := u.f.Write(u.buf)
 		u.written += int64(n)
 		return err
@@ -118,7 +137,7 @@ func (u *Upload) Close() error {
 	u.flush()
 	f := u.f
 	u.f = nil
-	err := u.d.do(u.ctx, "close", u.part, func(func()) error { return f.Close() })
+	err := u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
 	if u.err == nil {
 		u.err = err
 	}
@@ -135,11 +154,14 @@ func (u *Upload) Commit(size int64) error {
 	if err := u.Close(); err != nil {
 		return err
 	}
+	if err := u.live(); err != nil {
+		return err
+	}
 	if u.written != size {
 		u.err = fmt.Errorf("upload %s: wrote %d bytes, expected %d: %w", u.final, u.written, size, ErrSize)
 		return u.err
 	}
-	return u.d.do(u.ctx, "commit", u.final, func(func()) error {
+	return u.d.do(context.Background(), "commit", u.final, func(func()) error {
 		fi, err := u.d.sftp.Stat(u.part)
 		if errors.Is(err, fs.ErrNotExist) {
 			return u.alreadyDone(size, err)
@@ -170,13 +192,13 @@ func (u *Upload) alreadyDone(size int64, renameErr error) error {
 	return nil
 }
 
-// Abort closes the file if needed and removes the .part, even once the
+// Abort closes the file if needed and removes the .part, also once the
 // upload's context has ended; a .part already gone is not an error.
 func (u *Upload) Abort() error {
 	if u.f != nil {
 		f := u.f
 		u.f = nil
-		u.d.do(context.WithoutCancel(u.ctx), "close", u.part, func(func()) error { return f.Close() })
+		u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
 	}
 	if u.err == nil {
 		u.err = fmt.Errorf("upload %s aborted", u.final)

@@ -105,8 +105,9 @@ func TestCreateNeverReopensALeftoverPart(t *testing.T) {
 }
 
 // TestUploadHonoursItsContext: once the context an upload was created
-// with ends, its next write fails with the context's error and the
-// connection is closed; Abort still works on a connection that is alive.
+// with ends, its next operation fails with the context's error instead of
+// starting, nothing is published, and Abort still removes the .part over
+// the connection, which stays usable.
 func TestUploadHonoursItsContext(t *testing.T) {
 	srv := startSftpd(t)
 	srv.mkdir(t, "push")
@@ -120,22 +121,21 @@ func TestUploadHonoursItsContext(t *testing.T) {
 	if _, err := u.Write(randomBytes(t, uploadBuffer)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Write after the context ended = %v, want context.Canceled", err)
 	}
-	if err := d.failed(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("connection failure = %v, want it closed for context.Canceled", err)
+	if err := u.Commit(uploadBuffer); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Commit after the context ended = %v, want context.Canceled", err)
 	}
-	assertMissing(t, srv.local("push", "a.pgp"))
-
-	other := dial(t, srv.cfg)
-	ctx, cancel = context.WithCancel(context.Background())
-	u, err = other.Create(ctx, srv.remote("push"), "b.pgp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
 	if err := u.Abort(); err != nil {
 		t.Fatalf("Abort after the context ended: %v", err)
 	}
+	assertMissing(t, srv.local("push", "a.pgp"))
+	assertMissing(t, srv.local("push", ".a.pgp.part"))
+	if _, err := d.Create(ctx, srv.remote("push"), "b.pgp"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Create with an ended context = %v, want context.Canceled", err)
+	}
 	assertMissing(t, srv.local("push", ".b.pgp.part"))
+	if err := d.failed(); err != nil {
+		t.Fatalf("the connection was closed: %v", err)
+	}
 }
 
 func TestCreateRefusesUnsafeNames(t *testing.T) {
