@@ -16,7 +16,7 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= /etc/systemd/system
 INSTALL    ?= install
 
-.PHONY: all build test test-deps demo bench bench-go fuzz lint clean install uninstall
+.PHONY: all build test test-race test-deps demo bench bench-go fuzz lint clean install uninstall
 
 all: build
 
@@ -32,6 +32,15 @@ test-deps:
 test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+# The race detector over the code that runs goroutines side by side: the
+# exchange log, the SFTP layer, the test servers, and the engine's tests of
+# faults, crashes, the daemon and concurrent runs and workers.
+RACE_PKGS := ./exchange/audit ./exchange/sftpdrop ./internal/...
+RACE_RUN  := Fault|Abandoned|Retry|Crash|Daemon|TwoRuns|SeveralPartners|BothWays|ChunkPipe|SelfCheck|Progress|Locked
+test-race: test-deps
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 20m -run '$(RACE_RUN)' ./exchange
 
 # sealpost side by side with gpg + OpenSSH sftp on a loopback sshd of its
 # own; sizes and rounds from BENCH_* (see scripts/bench.sh). Not run in CI.

@@ -23,11 +23,17 @@ import (
 // known_hosts).
 func proxied(t testing.TB, stall, heal bool) (server, *faultproxy.Proxy) {
 	t.Helper()
-	srv := loopbackServer(t)
 	mode := faultproxy.Cut
 	if stall {
 		mode = faultproxy.Stall
 	}
+	return proxiedMode(t, mode, heal)
+}
+
+// proxiedMode is proxied with any fault mode.
+func proxiedMode(t testing.TB, mode faultproxy.Mode, heal bool) (server, *faultproxy.Proxy) {
+	t.Helper()
+	srv := loopbackServer(t)
 	p := faultproxy.Start(t, srv.addr, mode)
 	if heal {
 		p.HealAfterFault()
@@ -105,7 +111,7 @@ func TestNetworkFaults(t *testing.T) {
 					p.SetBudget(3 << 20) // the first bundle passes, the second is hit
 					res := w.sides[runner].eng.RunPartner(t.Context(), peer, true, true)
 					if p.Faults() == 0 {
-						t.Fatal("the fault never struck")
+						t.Fatalf("the fault never struck (run: %v)", res.Err)
 					}
 					if heal && res.Err != nil {
 						t.Fatalf("a fault that heals must be retried within the run: %v", res.Err)
@@ -128,6 +134,30 @@ func TestNetworkFaults(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAbandonedUploadNeverReachesItsRetry: the requests of a connection
+// the client has given up on can still reach the server after the retry
+// on a new connection (held in the network, in sshd's pipe to sftp-server,
+// queued in a slow server). Both pushes stall mid-upload; each is retried
+// within the run on a new connection and published; only then do the
+// abandoned writes reach the server. Each bundle must arrive as published,
+// not overwritten in part by the stale bytes of its first attempt.
+func TestAbandonedUploadNeverReachesItsRetry(t *testing.T) {
+	srv, p := proxiedMode(t, faultproxy.Late, true)
+	w := newWorld(t, srv, "", us, uk)
+	w.shortTimeout(w.sides[us])
+	w.shortTimeout(w.sides[uk])
+	queueTwoBig(w)
+	p.SetBudget(1 << 20) // login, then the middle of the first 2 MiB of writes
+	w.run(us, uk)
+	if p.Faults() == 0 {
+		t.Fatal("the fault never struck")
+	}
+	p.Release()
+	w.run(uk, us)
+	w.run(us, uk)
+	checkExactlyOnce(t, w)
 }
 
 // checkNothingHalfVisible: after a failed run, every final name on a drop

@@ -125,11 +125,11 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 		if sum, err = fileSHA256(sent); err != nil {
 			return &localError{err}
 		}
-		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.resume(d, sent, name, size) })
+		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.resume(ctx, d, sent, name, size) })
 	} else {
 		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
 			var serr error
-			size, sum, serr = r.sealAndUpload(d, claim, meta, m, sent, name)
+			size, sum, serr = r.sealAndUpload(ctx, d, claim, meta, m, sent, name)
 			return serr
 		})
 	}
@@ -225,7 +225,7 @@ func (e *unsafeItemError) Unwrap() error { return e.err }
 // the whole bundle as the partner would and found exactly the plaintext
 // written does it publish both: sent/<id>.pgp, then the final name on the
 // drop after its size is checked.
-func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMeta, m *bundle.Manifest, sent, name string) (int64, string, error) {
+func (r *partnerRun) sealAndUpload(ctx context.Context, d *sftpdrop.Drop, claim string, meta claimMeta, m *bundle.Manifest, sent, name string) (int64, string, error) {
 	var srcs []bundle.Source
 	if meta.Item != "" {
 		var err error
@@ -240,7 +240,7 @@ func (r *partnerRun) sealAndUpload(d *sftpdrop.Drop, claim string, meta claimMet
 		return 0, "", &localError{fmt.Errorf("create %s: %w", sent, err)}
 	}
 	defer local.Abort() // no-op once committed
-	up, err := d.Create(r.p.SFTP.PushDir, name)
+	up, err := d.Create(ctx, r.p.SFTP.PushDir, name)
 	if err != nil {
 		return 0, "", err
 	}
@@ -391,7 +391,7 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 // resume publishes a bundle already durable in sent/ whose upload an
 // earlier run did not finish: done if the drop has it under its final name
 // with the right size, otherwise uploaded again from sent/.
-func (r *partnerRun) resume(d *sftpdrop.Drop, sent, name string, size int64) error {
+func (r *partnerRun) resume(ctx context.Context, d *sftpdrop.Drop, sent, name string, size int64) error {
 	final := pathJoin(r.p.SFTP.PushDir, name)
 	if fi, err := d.Stat(final); err == nil && fi.Size() == size {
 		return nil
@@ -401,7 +401,7 @@ func (r *partnerRun) resume(d *sftpdrop.Drop, sent, name string, size int64) err
 		return &localError{err}
 	}
 	defer f.Close()
-	up, err := d.Create(r.p.SFTP.PushDir, name)
+	up, err := d.Create(ctx, r.p.SFTP.PushDir, name)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pkg/sftp"
+
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
@@ -122,14 +124,17 @@ func (r *partnerRun) conn(ctx context.Context) (*sftpdrop.Drop, error) {
 	return d, nil
 }
 
-// reset drops a broken connection so that the next conn dials again.
-func (r *partnerRun) reset() {
+// reset closes d, a connection that failed, and forgets it if it is still
+// the current one, so that the next conn dials again. The push workers
+// share the connection: a worker whose operation failed on d must not close
+// the one another worker has dialled since.
+func (r *partnerRun) reset(d *sftpdrop.Drop) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.drop != nil {
-		r.drop.Close()
+	if r.drop == d {
 		r.drop = nil
 	}
+	r.mu.Unlock()
+	d.Close()
 }
 
 // localError marks a failure on our side of a transfer (a file that cannot
@@ -147,16 +152,18 @@ func isLocal(err error) bool {
 	return errors.As(err, &le) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// withRetry runs fn with a live connection, redialling and retrying with
-// exponential backoff and jitter on transient faults. Host-key and login
-// failures, and local errors, are returned at once.
+// withRetry runs fn with a live connection, up to retryAttempts times:
+// after a transient fault it waits (see backoff), dials again when the
+// connection itself failed, and retries. Host-key and login failures,
+// other permanent errors, local errors and the end of ctx are returned at
+// once. It is the one retry of the program: every transfer goes through it.
 func (r *partnerRun) withRetry(ctx context.Context, fn func(d *sftpdrop.Drop) error) error {
 	var err error
-	for attempt := 0; attempt < retryAttempts; attempt++ {
+	for attempt := range retryAttempts {
 		if attempt > 0 {
 			r.e.logger.Warn("transfer failed, retrying", "partner", r.id, "attempt", attempt, "err", err)
 			if werr := sleepCtx(ctx, backoff(attempt)); werr != nil {
-				return err
+				return errors.Join(err, werr)
 			}
 		}
 		var d *sftpdrop.Drop
@@ -168,12 +175,28 @@ func (r *partnerRun) withRetry(ctx context.Context, fn func(d *sftpdrop.Drop) er
 		if isLocal(err) || sftpdrop.IsPermanent(err) || ctx.Err() != nil {
 			return err
 		}
-		r.reset()
+		if d != nil && !serverAnswered(err) {
+			r.reset(d)
+		}
 	}
 	return err
 }
 
-// backoff is the wait before retry attempt n: exponential with full jitter.
+// serverAnswered reports whether err is the server's reply to a request
+// (an SFTP status other than a lost connection), so the connection itself
+// still works and is kept for the other workers.
+func serverAnswered(err error) bool {
+	var se *sftp.StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.FxCode()
+	return code != sftp.ErrSSHFxConnectionLost && code != sftp.ErrSSHFxNoConnection
+}
+
+// backoff is the wait before retry attempt n (1, 2, ...): drawn uniformly
+// from [c/2, c) with c = retryBase·2ⁿ, so that workers failing together do
+// not retry together.
 func backoff(n int) time.Duration {
 	ceil := retryBase << n
 	return ceil/2 + rand.N(ceil/2)
@@ -191,4 +214,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (r *partnerRun) close() { r.reset() }
+// close closes the run's connection, if any.
+func (r *partnerRun) close() {
+	r.mu.Lock()
+	d := r.drop
+	r.drop = nil
+	r.mu.Unlock()
+	if d != nil {
+		d.Close()
+	}
+}

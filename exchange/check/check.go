@@ -394,7 +394,7 @@ func (c *checker) drop(ctx context.Context, p *config.Partner) {
 	}
 	defer d.Close()
 	c.r.pass("partner %s: SFTP login to %s@%s, host key %s as pinned in %s", p.ID, s.User, s.Address, d.HostKey(), s.KnownHosts)
-	c.pushDir(p, d)
+	c.pushDir(ctx, p, d)
 	c.pullDir(ctx, p, d)
 	if s.AfterPull == "move" {
 		if fi, err := d.Stat(s.MoveDir); err != nil || !fi.IsDir() {
@@ -424,14 +424,14 @@ func dialHint(err error, s config.SFTP) string {
 
 // pushDir writes a probe file into push_dir under a hidden .part name (a
 // partner never takes it for a bundle) and removes it again.
-func (c *checker) pushDir(p *config.Partner, d *sftpdrop.Drop) {
+func (c *checker) pushDir(ctx context.Context, p *config.Partner, d *sftpdrop.Drop) {
 	dir := p.SFTP.PushDir
 	hint := "check push_dir with the partner: the folder must exist and user " + p.SFTP.User + " must be allowed to create, rename and remove files in it"
 	var rnd [6]byte
 	rand.Read(rnd[:])
 	name := "sealpost-check-" + hex.EncodeToString(rnd[:]) + ".pgp"
 	probe := path.Join(dir, "."+name+".part")
-	up, err := d.Create(dir, name)
+	up, err := d.Create(ctx, dir, name)
 	if err != nil {
 		c.r.add(Fail, hint, "partner %s: push_dir %s is not writable: %v", p.ID, dir, err)
 		return

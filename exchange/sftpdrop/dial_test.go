@@ -60,31 +60,26 @@ func otherKeyLine(t testing.TB, address, kind string) string {
 	return knownhosts.Line([]string{address}, key)
 }
 
-// dialOnce dials through Retry and returns the error and the number of attempts.
-func dialOnce(cfg Config) (error, int) {
-	calls := 0
-	err := Retry(context.Background(), 5, time.Millisecond, func() error {
-		calls++
-		d, err := Dial(context.Background(), cfg)
-		if err == nil {
-			d.Close()
-		}
-		return err
-	})
-	return err, calls
+// dialOnce dials once and returns the error.
+func dialOnce(cfg Config) error {
+	d, err := Dial(context.Background(), cfg)
+	if err == nil {
+		d.Close()
+	}
+	return err
 }
 
 // checkHostKeyError asserts a permanent *HostKeyError that shows the
-// server's fingerprint and the line to add, tried only once by Retry.
+// server's fingerprint and the line to add, which is never retried.
 func checkHostKeyError(t *testing.T, cfg Config, serverLine, wantText string) {
 	t.Helper()
-	err, calls := dialOnce(cfg)
+	err := dialOnce(cfg)
 	var hk *HostKeyError
 	if !errors.Is(err, ErrHostKey) || !errors.As(err, &hk) {
 		t.Fatalf("Dial error = %v, want a *HostKeyError", err)
 	}
-	if !IsPermanent(err) || calls != 1 {
-		t.Errorf("IsPermanent = %v, attempts = %d; want true, 1", IsPermanent(err), calls)
+	if !IsPermanent(err) {
+		t.Errorf("IsPermanent(%v) = false, want true: a host key error is never retried", err)
 	}
 	fp := ssh.FingerprintSHA256(keyFromLine(t, serverLine))
 	msg := err.Error()
@@ -120,10 +115,10 @@ func TestHostKeyTypeNotOffered(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		cfg := srv.cfg
 		cfg.KnownHosts = writeKnownHosts(t, otherKeyLine(t, cfg.Address, "ecdsa"))
-		err, calls := dialOnce(cfg)
+		err := dialOnce(cfg)
 		var hk *HostKeyError
-		if !errors.As(err, &hk) || calls != 1 {
-			t.Fatalf("Dial error = %v after %d attempts, want one *HostKeyError", err, calls)
+		if !errors.As(err, &hk) || !IsPermanent(err) {
+			t.Fatalf("Dial error = %v, want a permanent *HostKeyError", err)
 		}
 		if hk.Key == nil || !strings.Contains(err.Error(), hk.Fingerprint()) || !strings.Contains(err.Error(), "ecdsa-sha2-nistp256") {
 			t.Errorf("message should name the offered key and the known type:\n%v", err)
@@ -135,10 +130,10 @@ func TestHostKeyRevoked(t *testing.T) {
 	srv := startSftpd(t)
 	cfg := srv.cfg
 	cfg.KnownHosts = writeKnownHosts(t, "@revoked "+srv.hostKeyLine, srv.hostKeyLine)
-	err, calls := dialOnce(cfg)
+	err := dialOnce(cfg)
 	var hk *HostKeyError
-	if !errors.As(err, &hk) || !hk.Revoked || calls != 1 || !strings.Contains(err.Error(), "revoked") {
-		t.Fatalf("Dial error = %v after %d attempts, want a revoked *HostKeyError", err, calls)
+	if !errors.As(err, &hk) || !hk.Revoked || !IsPermanent(err) || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("Dial error = %v, want a permanent revoked *HostKeyError", err)
 	}
 }
 
@@ -208,9 +203,9 @@ func TestWrongClientKey(t *testing.T) {
 		if err := os.WriteFile(cfg.KeyFile, pem.EncodeToMemory(block), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		err, calls := dialOnce(cfg)
-		if !errors.Is(err, ErrAuth) || calls != 1 {
-			t.Fatalf("Dial = %v after %d attempts, want ErrAuth once", err, calls)
+		err = dialOnce(cfg)
+		if !errors.Is(err, ErrAuth) || !IsPermanent(err) {
+			t.Fatalf("Dial = %v, want a permanent ErrAuth", err)
 		}
 		if !strings.Contains(err.Error(), cfg.KeyFile) {
 			t.Errorf("message does not name the key file: %v", err)

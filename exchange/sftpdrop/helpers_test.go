@@ -104,7 +104,7 @@ func randomBytes(t testing.TB, n int) []byte {
 // upload writes data to dir/name and commits it.
 func upload(t testing.TB, d *Drop, dir, name string, data []byte) {
 	t.Helper()
-	u, err := d.Create(dir, name)
+	u, err := d.Create(context.Background(), dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}

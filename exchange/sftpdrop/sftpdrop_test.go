@@ -24,7 +24,7 @@ func TestRoundTrip(t *testing.T) {
 		push, name := srv.remote("push"), "us_uk_request_1.pgp"
 		data := randomBytes(t, 3<<20+17)
 
-		u, err := d.Create(push, name)
+		u, err := d.Create(context.Background(), push, name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ const uploadBuffer = 2 << 20
 // An Upload is used by one goroutine at a time.
 type Upload struct {
 	d           *Drop
+	ctx         context.Context // once ended, no further operation but Abort starts
 	part, final string
 	f           *sftp.File
 	buf         []byte
@@ -28,20 +29,28 @@ type Upload struct {
 	err         error // first error; returned by every later call
 }
 
-// Create opens dir/.<name>.part for writing (created or truncated). name
-// must be a safe final name (no slashes, not hidden, ending .pgp or .asc),
-// else the error wraps ErrName.
-func (d *Drop) Create(dir, name string) (*Upload, error) {
+// Create creates dir/.<name>.part afresh for writing. name must be a safe
+// final name (no slashes, not hidden, ending .pgp or .asc), else the error
+// wraps ErrName. A .part left by an earlier attempt is removed and a new
+// file created, never reopened: the server may still be carrying out
+// writes that attempt queued on a connection since abandoned, and they
+// must land in the old file, not in this upload. Once ctx ends, the
+// upload's next operation fails with its error instead of starting (the
+// one under way ends within the timeout), and Abort can still clean up.
+func (d *Drop) Create(ctx context.Context, dir, name string) (*Upload, error) {
 	if reason := hostileReason(name); reason != "" || !isFinalName(name) {
 		if reason == "" {
 			reason = "not a final bundle name (hidden, or not .pgp/.asc)"
 		}
 		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, ErrName)
 	}
-	u := &Upload{d: d, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
+	u := &Upload{d: d, ctx: ctx, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
+	if err := u.live(); err != nil {
+		return nil, err
+	}
 	err := d.do(context.Background(), "create", u.part, func(func()) error {
 		var err error
-		u.f, err = d.sftp.OpenFile(u.part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+		u.f, err = d.createNew(u.part)
 		return err
 	})
 	if err != nil {
@@ -51,13 +60,39 @@ func (d *Drop) Create(dir, name string) (*Upload, error) {
 	return u, nil
 }
 
+// createNew creates the file p exclusively; when that fails (most likely p
+// exists) and removing p works, it creates it again. The first error is
+// returned when the removal fails too.
+func (d *Drop) createNew(p string) (*sftp.File, error) {
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	f, err := d.sftp.OpenFile(p, flags)
+	if err == nil || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	if rerr := d.sftp.Remove(p); rerr != nil {
+		return nil, err
+	}
+	return d.sftp.OpenFile(p, flags)
+}
+
+// live returns the upload's first error, which is the context's once it
+// has ended.
+func (u *Upload) live() error {
+	if u.err == nil {
+		if err := context.Cause(u.ctx); err != nil {
+			u.err = fmt.Errorf("upload %s stopped: %w", u.final, err)
+		}
+	}
+	return u.err
+}
+
 // Name returns the final remote path (dir/name).
 func (u *Upload) Name() string { return u.final }
 
 // Write buffers p and sends full buffers to the server.
 func (u *Upload) Write(p []byte) (int, error) {
-	if u.err != nil {
-		return 0, u.err
+	if err := u.live(); err != nil {
+		return 0, err
 	}
 	n := len(p)
 	for len(p) > 0 {
@@ -79,6 +114,10 @@ func (u *Upload) Write(p []byte) (int, error) {
 func (u *Upload) flush() error {
 	if len(u.buf) == 0 {
 		return nil
+	}
+	if err := u.live(); err != nil {
+		u.buf = u.buf[:0]
+		return err
 	}
 	u.err = u.d.do(context.Background(), "write", u.part, func(func()) error {
 		n, err := u.f.Write(u.buf)
@@ -113,6 +152,9 @@ func (u *Upload) Close() error {
 // refusing to overwrite), the upload counts as done and the .part is removed.
 func (u *Upload) Commit(size int64) error {
 	if err := u.Close(); err != nil {
+		return err
+	}
+	if err := u.live(); err != nil {
 		return err
 	}
 	if u.written != size {
@@ -150,8 +192,8 @@ func (u *Upload) alreadyDone(size int64, renameErr error) error {
 	return nil
 }
 
-// Abort closes the file if needed and removes the .part; a .part already
-// gone is not an error.
+// Abort closes the file if needed and removes the .part, also once the
+// upload's context has ended; a .part already gone is not an error.
 func (u *Upload) Abort() error {
 	if u.f != nil {
 		f := u.f

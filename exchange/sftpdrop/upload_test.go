@@ -2,6 +2,7 @@ package sftpdrop
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -19,7 +20,7 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 		data := randomBytes(t, 100_000)
 
 		t.Run("bytes written", func(t *testing.T) {
-			u, err := d.Create(srv.remote("push"), "a.pgp")
+			u, err := d.Create(context.Background(), srv.remote("push"), "a.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +39,7 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 		})
 
 		t.Run("remote size", func(t *testing.T) {
-			u, err := d.Create(srv.remote("push"), "b.pgp")
+			u, err := d.Create(context.Background(), srv.remote("push"), "b.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,12 +63,87 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 	})
 }
 
+// TestCreateNeverReopensALeftoverPart: an upload abandoned on one
+// connection (its handle still open on the server, its writes still
+// arriving) and retried on another must not share a file: the retry's
+// bundle is published exactly as written, whatever the first attempt's
+// late writes do.
+func TestCreateNeverReopensALeftoverPart(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		abandoned, retry := dial(t, srv.cfg), dial(t, srv.cfg)
+		first, err := abandoned.Create(context.Background(), srv.remote("push"), "a.pgp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Write(randomBytes(t, uploadBuffer)); err != nil { // sent: the .part exists
+			t.Fatal(err)
+		}
+		data := randomBytes(t, uploadBuffer+1000)
+		second, err := retry.Create(context.Background(), srv.remote("push"), "a.pgp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second.Write(data)
+		if err := second.Commit(int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Write(randomBytes(t, uploadBuffer)); err != nil { // the late writes
+			t.Fatal(err)
+		}
+		first.Close()
+		got, err := os.ReadFile(srv.local("push", "a.pgp"))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("published file: %d bytes (err %v), equal to the retry's %v; want the retry's %d bytes",
+				len(got), err, bytes.Equal(got, data), len(data))
+		}
+		if err := first.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		assertMissing(t, srv.local("push", ".a.pgp.part"))
+	})
+}
+
+// TestUploadHonoursItsContext: once the context an upload was created
+// with ends, its next operation fails with the context's error instead of
+// starting, nothing is published, and Abort still removes the .part over
+// the connection, which stays usable.
+func TestUploadHonoursItsContext(t *testing.T) {
+	srv := startSftpd(t)
+	srv.mkdir(t, "push")
+	d := dial(t, srv.cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	u, err := d.Create(ctx, srv.remote("push"), "a.pgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := u.Write(randomBytes(t, uploadBuffer)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write after the context ended = %v, want context.Canceled", err)
+	}
+	if err := u.Commit(uploadBuffer); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Commit after the context ended = %v, want context.Canceled", err)
+	}
+	if err := u.Abort(); err != nil {
+		t.Fatalf("Abort after the context ended: %v", err)
+	}
+	assertMissing(t, srv.local("push", "a.pgp"))
+	assertMissing(t, srv.local("push", ".a.pgp.part"))
+	if _, err := d.Create(ctx, srv.remote("push"), "b.pgp"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Create with an ended context = %v, want context.Canceled", err)
+	}
+	assertMissing(t, srv.local("push", ".b.pgp.part"))
+	if err := d.failed(); err != nil {
+		t.Fatalf("the connection was closed: %v", err)
+	}
+}
+
 func TestCreateRefusesUnsafeNames(t *testing.T) {
 	srv := startSftpd(t)
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
 	for _, name := range []string{"../x.pgp", "a/b.pgp", ".hidden.pgp", "plain.txt", "", "ctl\n.pgp"} {
-		if _, err := d.Create(srv.remote("push"), name); !errors.Is(err, ErrName) || !IsPermanent(err) {
+		if _, err := d.Create(context.Background(), srv.remote("push"), name); !errors.Is(err, ErrName) || !IsPermanent(err) {
 			t.Errorf("Create(%q) = %v, want permanent ErrName", name, err)
 		}
 	}
@@ -76,7 +152,7 @@ func TestCreateRefusesUnsafeNames(t *testing.T) {
 func TestCreateInMissingFolder(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
-		if _, err := d.Create(srv.remote("missing"), "a.pgp"); !IsPermanent(err) {
+		if _, err := d.Create(context.Background(), srv.remote("missing"), "a.pgp"); !IsPermanent(err) {
 			t.Fatalf("Create in a missing folder = %v, want a permanent error", err)
 		}
 	})
@@ -119,7 +195,7 @@ func TestPlainRenameFallback(t *testing.T) {
 		})
 		t.Run("target exists with other size", func(t *testing.T) {
 			writeLocal(t, srv.local("push", "other.pgp"), []byte("something else"))
-			u, err := d.Create(push, "other.pgp")
+			u, err := d.Create(context.Background(), push, "other.pgp")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +234,7 @@ func TestCommitWhenServerRefusesRename(t *testing.T) {
 	srv := startSftpd(t, sftpd.WithRefuseRename())
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
-	u, err := d.Create(srv.remote("push"), "a.pgp")
+	u, err := d.Create(context.Background(), srv.remote("push"), "a.pgp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +254,7 @@ func TestCommitRetriedAfterSuccess(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)
-		u, err := d.Create(srv.remote("push"), "twice.pgp")
+		u, err := d.Create(context.Background(), srv.remote("push"), "twice.pgp")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 // Package faultproxy is a TCP proxy for fault tests: it forwards
 // connections on loopback to a target until a byte budget is spent, then
-// cuts or stalls them, so a test can break a transfer at a chosen point.
+// cuts or stalls them, or delivers late what the client sent, so a test can
+// break a transfer at a chosen point.
 package faultproxy
 
 import (
@@ -17,6 +18,11 @@ const (
 	Cut Mode = iota
 	// Stall holds the connection open and forwards nothing more.
 	Stall
+	// Late stalls the connection, keeps what the client sends from then
+	// on until the client gives up and closes it, and delivers that to the
+	// target only at Release: a server still working through requests of
+	// a connection its client has abandoned and replaced.
+	Late
 )
 
 // Proxy forwards TCP connections to a target within a byte budget counted
@@ -27,11 +33,15 @@ type Proxy struct {
 	mode   Mode
 	done   chan struct{}
 
+	release     chan struct{} // closed by Release
+	releaseOnce sync.Once
+
 	mu     sync.Mutex
 	budget int64 // bytes still allowed through; -1: unlimited
 	heal   bool  // after a fault, be healthy again
 	faults int
 	conns  []net.Conn
+	late   []chan struct{} // each closed when its Late connection is done
 }
 
 // Start listens on 127.0.0.1 in front of target with an unlimited budget;
@@ -42,7 +52,7 @@ func Start(t testing.TB, target string, mode Mode) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, mode: mode, budget: -1, done: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, mode: mode, budget: -1, done: make(chan struct{}), release: make(chan struct{})}
 	go p.accept()
 	t.Cleanup(p.Close)
 	return p
@@ -104,6 +114,10 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
+		if p.mode == Late {
+			go p.lateConn(c, s, p.lateStarted())
+			continue
+		}
 		go p.pipe(s, c)
 		go p.pipe(c, s)
 	}
@@ -151,5 +165,107 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 			dst.Close()
 			return
 		}
+	}
+}
+
+// Release delivers what Late connections held to the target, closes them,
+// and returns once the target has closed each of them, that is, has
+// handled every request it was sent.
+func (p *Proxy) Release() {
+	p.releaseOnce.Do(func() { close(p.release) })
+	p.mu.Lock()
+	late := p.late
+	p.mu.Unlock()
+	for _, done := range late {
+		<-done
+	}
+}
+
+// lateStarted registers a Late connection for Release to wait for, and
+// returns the channel to close when it is done.
+func (p *Proxy) lateStarted() chan struct{} {
+	done := make(chan struct{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.late = append(p.late, done)
+	return done
+}
+
+// lateConn forwards one connection in Late mode: within the budget like
+// pipe; then, the client's bytes are held until it closes and Release is
+// called, while the target's are dropped.
+func (p *Proxy) lateConn(c, s net.Conn, done chan struct{}) {
+	defer close(done)
+	stalled := make(chan struct{})
+	var once sync.Once
+	stall := func() { once.Do(func() { close(stalled) }) }
+	serverGone := make(chan struct{})
+	go func() { // target → client
+		defer close(serverGone)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 && !isClosed(stalled) {
+				a := p.take(n)
+				c.Write(buf[:a])
+				if a < n {
+					stall()
+				}
+			}
+			if err != nil {
+				if !isClosed(stalled) {
+					c.Close()
+				}
+				return
+			}
+		}
+	}()
+	held := p.holdClient(c, s, stalled, stall)
+	c.Close()
+	if !isClosed(stalled) {
+		s.Close()
+		return
+	}
+	select {
+	case <-p.release:
+		s.Write(held)
+		s.(*net.TCPConn).CloseWrite()
+		<-serverGone
+	case <-p.done:
+	}
+	s.Close()
+}
+
+// holdClient copies the client's bytes to the target within the budget
+// and returns those sent after the stall, read until the client closed.
+func (p *Proxy) holdClient(c, s net.Conn, stalled chan struct{}, stall func()) []byte {
+	var held []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			a := 0
+			if !isClosed(stalled) {
+				a = p.take(n)
+				s.Write(buf[:a])
+				if a < n {
+					stall()
+				}
+			}
+			held = append(held, buf[a:n]...)
+		}
+		if err != nil {
+			return held
+		}
+	}
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

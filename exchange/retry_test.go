@@ -1,0 +1,103 @@
+package exchange
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/internal/sftpd"
+)
+
+// retryRun is a partnerRun with only what withRetry needs: a partner
+// whose drop is the in-process SFTP server.
+func retryRun(t *testing.T) *partnerRun {
+	t.Helper()
+	srv, err := sftpd.Start(t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	p := &config.Partner{ID: "uk", SFTP: config.SFTP{Address: srv.Addr, User: "sealpost",
+		PrivateKey: srv.ClientKey, KnownHosts: srv.KnownHosts, Timeout: 10 * time.Second}}
+	r := &partnerRun{e: &Engine{logger: slog.New(slog.DiscardHandler)}, id: p.ID, p: p}
+	t.Cleanup(r.close)
+	return r
+}
+
+// TestRetryResetsOnlyTheConnectionThatFailed runs two transfers through
+// withRetry over one shared connection, in a fixed interleaving: both fail
+// on connection D1; A dials D2 and is using it when B, whose failure on D1
+// came later, retries. B must reuse D2, not close it under A.
+func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
+	r := retryRun(t)
+	ctx := t.Context()
+	d1, err := r.conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bOnD1, aOnD2, bRetried := make(chan struct{}, 1), make(chan *sftpdrop.Drop, 1), make(chan *sftpdrop.Drop, 1)
+	aDone, aEnded, bEnded := make(chan error, 1), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(aEnded)
+		calls := 0
+		aDone <- r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+			calls++
+			if calls == 1 { // the connection breaks under A, once B is using it too
+				select {
+				case <-bOnD1:
+				case <-bEnded:
+					return &localError{errors.New("B ended before using D1")}
+				}
+				d.Close()
+				_, err := d.Stat("/")
+				return err
+			}
+			aOnD2 <- d
+			select {
+			case <-bRetried:
+			case <-bEnded:
+				return &localError{errors.New("B ended without retrying")}
+			}
+			_, err := d.Stat("/") // A goes on using D2 after B's retry
+			if err != nil || calls != 2 {
+				return &localError{fmt.Errorf("attempt %d, on D2 after B's retry: %w", calls, err)}
+			}
+			return nil
+		})
+	}()
+	calls := 0
+	var d2 *sftpdrop.Drop
+	err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+		calls++
+		if calls == 1 {
+			if d != d1 {
+				return &localError{errors.New("B's first attempt is not on D1")}
+			}
+			bOnD1 <- struct{}{}
+			select { // B's failure on D1 comes after A has dialled D2
+			case d2 = <-aOnD2:
+			case <-aEnded:
+				return &localError{errors.New("A ended without dialling again")}
+			}
+			_, err := d.Stat("/")
+			return err
+		}
+		bRetried <- d // buffered
+		if d != d2 {
+			return &localError{errors.New("B dialled again instead of using A's new connection")}
+		}
+		_, err := d.Stat("/")
+		return err
+	})
+	close(bEnded)
+	if err != nil {
+		t.Fatalf("B: %v", err)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatalf("A's connection was closed by B's retry: %v", err)
+	}
+}
