@@ -88,9 +88,14 @@ func Open(src io.Reader, self *Self, from *Peer, opt OpenOptions) (*Message, err
 	rec := &recorder{r: m.outer}
 	inner, key, cipher := openSEIPD1(rec, ring, self, cfg)
 	m.outer.opened = inner != nil
+	if inner == nil && ring.openedSession {
+		return nil, m.fail(refuse(ErrIntegrity, errors.New("a session key our key opened does not decrypt the data")))
+	}
 	if inner == nil {
-		// go-crypto only says why the message cannot be opened: were it to
-		// open it, its decrypted stream would bypass the inner framer.
+		// go-crypto only says why the message cannot be opened, with our
+		// public key alone: were it to decrypt, its decrypted stream would
+		// bypass the inner framer.
+		ring.public = true
 		if _, err := openpgp.ReadMessage(rec.replay(), ring, nil, cfg); err != nil {
 			return nil, m.fail(classifyHeader(err, ring.offeredSelf))
 		}
@@ -299,16 +304,28 @@ type keyRing struct {
 	self        *Self
 	from        *Peer
 	offeredSelf bool // a session key packet named one of our keys
+	// openedSession: our key opened a session key packet.
+	openedSession bool
+	// public: offer our public key alone, which decrypts nothing.
+	public bool
 }
 
 // EntitiesById implements openpgp.KeyRing.
 func (r *keyRing) EntitiesById(id uint64) []*openpgp.Entity {
 	out := peerRing{r.from}.EntitiesById(id)
 	if id == 0 || r.self.decryptIDs[id] {
-		out = append(out, r.self.entity)
+		out = append(out, r.self.offered(r.public))
 		r.offeredSelf = true
 	}
 	return out
+}
+
+// offered returns our entity, or our public key alone when public is set.
+func (s *Self) offered(public bool) *openpgp.Entity {
+	if public {
+		return s.public
+	}
+	return s.entity
 }
 
 // KeysById implements openpgp.KeyRing.
