@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // OpenOptions tune Open.
@@ -128,15 +131,61 @@ func (m *Message) unarmor() (io.Reader, error) {
 	if first[0]&0x80 != 0 {
 		return br, nil
 	}
-	block, err := armor.Decode(br)
+	if err := skipArmourHead(br); err != nil {
+		return nil, m.fail(refuse(ErrDecrypt, fmt.Errorf("neither binary OpenPGP nor armour: %w", err)))
+	}
+	// The decoder reads through rest itself (it reuses a bufio.Reader), so
+	// that what it leaves is what follows the armour.
+	rest := bufio.NewReader(io.MultiReader(strings.NewReader(armourBegin+"\n\n"), br))
+	block, err := armor.Decode(rest)
 	if err != nil {
 		return nil, m.fail(refuse(ErrDecrypt, fmt.Errorf("neither binary OpenPGP nor armour: %w", err)))
 	}
-	if block.Type != openpgp.MessageType {
-		return nil, refuse(ErrDecrypt, fmt.Errorf("armour block %q is not a PGP MESSAGE", block.Type))
-	}
-	m.armored, m.tail = true, br
+	m.armored, m.tail = true, rest
 	return block.Body, nil
+}
+
+// maxArmourHead bounds what an armoured message may hold up to the blank
+// line that ends its header, maxArmourLine one line of it: the armour
+// decoder keeps the header whole, in a map, and joins a long header line by
+// repeated concatenation (quadratic). So Open reads the header itself and
+// hands the decoder the message without it.
+const (
+	maxArmourHead = 64 << 10
+	maxArmourLine = 4 << 10
+)
+
+// armourBegin is the line that begins an armoured message.
+const armourBegin = "-----BEGIN PGP MESSAGE-----"
+
+// skipArmourHead reads br up to the blank line that ends the armour's
+// header, within maxArmourHead octets: lines before the begin line
+// (ignored, as the decoder does), the begin line, and "key: value" lines.
+func skipArmourHead(br *bufio.Reader) error {
+	begun, read := false, 0
+	for {
+		line, err := br.ReadSlice('\n')
+		read += len(line)
+		switch {
+		case err == bufio.ErrBufferFull || len(line) > maxArmourLine:
+			return fmt.Errorf("an armour line is longer than %d octets", maxArmourLine)
+		case read > maxArmourHead:
+			return fmt.Errorf("no end of the armour's header within %d octets", maxArmourHead)
+		case err != nil:
+			return fmt.Errorf("the armour's header: %w", unexpected(err))
+		}
+		line = bytes.TrimSpace(line)
+		switch {
+		case !begun && string(line) == armourBegin:
+			begun = true
+		case !begun && bytes.HasPrefix(line, []byte("-----BEGIN ")):
+			return fmt.Errorf("armour block %s is not a PGP MESSAGE", safetext.Quote(string(line)))
+		case begun && len(line) == 0:
+			return nil
+		case begun && !bytes.Contains(line, []byte(":")):
+			return fmt.Errorf("armour header line %s is not \"key: value\"", safetext.Quote(string(line)))
+		}
+	}
 }
 
 // policyConfig is the go-crypto configuration for reading and verifying.
