@@ -160,3 +160,24 @@ func TestDownloadOfAnImpossibleSize(t *testing.T) {
 		})
 	}
 }
+
+// TestListStopsAmongEndlessDots: a listing that goes on with "." and ".."
+// entries without end (which List does not report, so they were never
+// counted) stops after MaxScanned entries of any name.
+func TestListStopsAmongEndlessDots(t *testing.T) {
+	liar, srv := startLiar(t, sftpd.WithEndlessDots())
+	writeLocal(t, srv.local("pull", "real.pgp"), []byte("x"))
+	d := dial(t, srv.cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	entries, skipped, err := d.List(ctx, srv.remote("pull"))
+	if err != nil {
+		t.Fatalf("List: %v (the server sent %d entries)", err, liar.Listed())
+	}
+	if len(entries) != 1 || len(skipped) == 0 || !strings.Contains(skipped[len(skipped)-1].Reason, "reading stopped after") {
+		t.Errorf("entries = %+v, skipped = %+v; want real.pgp and the cut reported", entries, skipped)
+	}
+	if served := liar.Listed(); served > MaxScanned+200 {
+		t.Errorf("the server sent %d entries, want at most %d", served, MaxScanned+200)
+	}
+}
