@@ -190,7 +190,7 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 	complete := false
 	err = d.do(ctx, "list", dir, func(kick func()) error {
 		var err error
-		complete, err = d.walkDir(ctx, dir, kick, add, func() bool { return scanned < MaxScanned })
+		complete, err = d.walkDir(ctx, dir, kick, add)
 		return err
 	})
 	if err != nil {
