@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -97,6 +98,17 @@ func behindSKESK(msg func(testing.TB, *party, *party) io.Reader) func(testing.TB
 	}
 }
 
+// headerKeys is an armour header of distinct keys without end.
+type headerKeys struct{ n int }
+
+func (h *headerKeys) Read(p []byte) (int, error) {
+	if len(p) < 32 {
+		return 0, io.ErrShortBuffer
+	}
+	h.n++
+	return copy(p, fmt.Sprintf("K%d: v\n", h.n)), nil
+}
+
 // writeHuge writes a packet of tag with hostileSize zero octets.
 func writeHuge(tag byte) func(io.Writer, *party) error {
 	return func(w io.Writer, _ *party) error {
@@ -137,6 +149,8 @@ func hostileInputs() []hostileInput {
 		{"user id packet", outer(huge(13)), ErrDecrypt},
 		{"signature packet", outer(huge(tagSignature)), ErrDecrypt},
 		{"literal data, not encrypted", outer(huge(tagLiteral)), ErrDecrypt},
+		{"armour header without end", outer(io.MultiReader(strings.NewReader("-----BEGIN PGP MESSAGE-----\nComment: "), io.LimitReader(zeros{}, hostileSize))), ErrDecrypt},
+		{"armour header of many keys", outer(io.MultiReader(strings.NewReader("-----BEGIN PGP MESSAGE-----\n"), io.LimitReader(&headerKeys{}, hostileSize))), ErrDecrypt},
 		{"old-format marker to the end", outer(io.MultiReader(bytes.NewReader([]byte{0x80 | tagMarker<<2 | 3}), io.LimitReader(zeros{}, hostileSize))), ErrDecrypt},
 		{"encrypted data in 1 GiB chunks, not for us", outer(io.MultiReader(bytes.NewReader([]byte{0xC0 | tagSEIPD, 0xE0 | 30, 1}), io.LimitReader(zeros{}, hostileSize))), ErrDecrypt},
 		// After the encrypted data.
