@@ -119,3 +119,29 @@ func TestOpenRefusesDataAfterArmour(t *testing.T) {
 		wantRefusal(t, err, c.want)
 	}
 }
+
+// TestOpenBehindSymmetricSessionKey puts a symmetric session key packet
+// (which a stranger may add to any message) ahead of messages to us: the
+// framer's rules still apply to what is inside (a compression bomb behind
+// a forged one-pass signature is refused as limits, not decompressed by
+// go-crypto without bound), and a genuine bundle still opens.
+func TestOpenBehindSymmetricSessionKey(t *testing.T) {
+	us := cachedParty(t, "us-ed25519", KeyEd25519)
+	them := cachedParty(t, "them-ed25519", KeyEd25519)
+	msg := append(append([]byte{}, skesk...), bomb(t, us, opsFor(them), 64<<20)...)
+	m, err := Open(bytes.NewReader(msg), us.self, them.peer(t), OpenOptions{})
+	if err == nil {
+		_, err = io.Copy(io.Discard, m)
+	}
+	if Code(err) != Code(ErrLimits) {
+		t.Errorf("a bomb behind a symmetric session key packet: %v, want code %q", err, Code(ErrLimits))
+	}
+	genuine := sealBytes(t, them.self, us.peer(t), SealOptions{}, []byte("genuine"))
+	m, err = Open(bytes.NewReader(append(append([]byte{}, skesk...), genuine...)), us.self, them.peer(t), OpenOptions{})
+	if err != nil {
+		t.Fatalf("a genuine bundle behind a symmetric session key packet: %v", err)
+	}
+	if got, err := io.ReadAll(m); err != nil || string(got) != "genuine" {
+		t.Errorf("read %q, %v; want %q", got, err, "genuine")
+	}
+}

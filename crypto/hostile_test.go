@@ -7,6 +7,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -86,6 +87,28 @@ func encryptStream(out io.Writer, to *Peer, inner func(io.Writer) error) error {
 	return w.Close()
 }
 
+// skesk is a symmetric session key packet (v4, AES-256, iterated and
+// salted SHA-256 S2K) that no passphrase of ours opens.
+var skesk = []byte{0xC0 | tagSKESK, 13, 4, byte(packet.CipherAES256), 3, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0x60}
+
+// behindSKESK puts a symmetric session key packet ahead of a message.
+func behindSKESK(msg func(testing.TB, *party, *party) io.Reader) func(testing.TB, *party, *party) io.Reader {
+	return func(t testing.TB, us, them *party) io.Reader {
+		return io.MultiReader(bytes.NewReader(skesk), msg(t, us, them))
+	}
+}
+
+// headerKeys is an armour header of distinct keys without end.
+type headerKeys struct{ n int }
+
+func (h *headerKeys) Read(p []byte) (int, error) {
+	if len(p) < 32 {
+		return 0, io.ErrShortBuffer
+	}
+	h.n++
+	return copy(p, fmt.Sprintf("K%d: v\n", h.n)), nil
+}
+
 // writeHuge writes a packet of tag with hostileSize zero octets.
 func writeHuge(tag byte) func(io.Writer, *party) error {
 	return func(w io.Writer, _ *party) error {
@@ -126,6 +149,8 @@ func hostileInputs() []hostileInput {
 		{"user id packet", outer(huge(13)), ErrDecrypt},
 		{"signature packet", outer(huge(tagSignature)), ErrDecrypt},
 		{"literal data, not encrypted", outer(huge(tagLiteral)), ErrDecrypt},
+		{"armour header without end", outer(io.MultiReader(strings.NewReader("-----BEGIN PGP MESSAGE-----\nComment: "), io.LimitReader(zeros{}, hostileSize))), ErrDecrypt},
+		{"armour header of many keys", outer(io.MultiReader(strings.NewReader("-----BEGIN PGP MESSAGE-----\n"), io.LimitReader(&headerKeys{}, hostileSize))), ErrDecrypt},
 		{"old-format marker to the end", outer(io.MultiReader(bytes.NewReader([]byte{0x80 | tagMarker<<2 | 3}), io.LimitReader(zeros{}, hostileSize))), ErrDecrypt},
 		{"encrypted data in 1 GiB chunks, not for us", outer(io.MultiReader(bytes.NewReader([]byte{0xC0 | tagSEIPD, 0xE0 | 30, 1}), io.LimitReader(zeros{}, hostileSize))), ErrDecrypt},
 		// After the encrypted data.
@@ -137,6 +162,10 @@ func hostileInputs() []hostileInput {
 		{"signature packet inside", encryptedTo(writeHuge(tagSignature)), ErrIntegrity},
 		{"one-pass signature packet inside", encryptedTo(writeHuge(tagOPS)), ErrIntegrity},
 		{"unknown packet inside", encryptedTo(writeHuge(60)), ErrIntegrity},
+		// A symmetric session key packet ahead of ours: the message must
+		// still go through the inner framer, never through go-crypto alone.
+		{"user id packet inside, behind a symmetric session key packet", behindSKESK(encryptedTo(writeHuge(13))), ErrIntegrity},
+		{"unknown packet inside, behind a symmetric session key packet", behindSKESK(encryptedTo(writeHuge(60))), ErrIntegrity},
 		{"padding packet inside", encryptedTo(writeHuge(tagPadding)), ErrIntegrity},
 		{"unsigned literal data inside", encryptedTo(writeHuge(tagLiteral)), ErrUnsigned},
 		{"compressed user id packet inside", encryptedTo(func(w io.Writer, _ *party) error {

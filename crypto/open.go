@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // OpenOptions tune Open.
@@ -88,9 +91,14 @@ func Open(src io.Reader, self *Self, from *Peer, opt OpenOptions) (*Message, err
 	rec := &recorder{r: m.outer}
 	inner, key, cipher := openSEIPD1(rec, ring, self, cfg)
 	m.outer.opened = inner != nil
+	if inner == nil && ring.openedSession {
+		return nil, m.fail(refuse(ErrIntegrity, errors.New("a session key our key opened does not decrypt the data")))
+	}
 	if inner == nil {
-		// go-crypto only says why the message cannot be opened: were it to
-		// open it, its decrypted stream would bypass the inner framer.
+		// go-crypto only says why the message cannot be opened, with our
+		// public key alone: were it to decrypt, its decrypted stream would
+		// bypass the inner framer.
+		ring.public = true
 		if _, err := openpgp.ReadMessage(rec.replay(), ring, nil, cfg); err != nil {
 			return nil, m.fail(classifyHeader(err, ring.offeredSelf))
 		}
@@ -123,15 +131,61 @@ func (m *Message) unarmor() (io.Reader, error) {
 	if first[0]&0x80 != 0 {
 		return br, nil
 	}
-	block, err := armor.Decode(br)
+	if err := skipArmourHead(br); err != nil {
+		return nil, m.fail(refuse(ErrDecrypt, fmt.Errorf("neither binary OpenPGP nor armour: %w", err)))
+	}
+	// The decoder reads through rest itself (it reuses a bufio.Reader), so
+	// that what it leaves is what follows the armour.
+	rest := bufio.NewReader(io.MultiReader(strings.NewReader(armourBegin+"\n\n"), br))
+	block, err := armor.Decode(rest)
 	if err != nil {
 		return nil, m.fail(refuse(ErrDecrypt, fmt.Errorf("neither binary OpenPGP nor armour: %w", err)))
 	}
-	if block.Type != openpgp.MessageType {
-		return nil, refuse(ErrDecrypt, fmt.Errorf("armour block %q is not a PGP MESSAGE", block.Type))
-	}
-	m.armored, m.tail = true, br
+	m.armored, m.tail = true, rest
 	return block.Body, nil
+}
+
+// maxArmourHead bounds what an armoured message may hold up to the blank
+// line that ends its header, maxArmourLine one line of it: the armour
+// decoder keeps the header whole, in a map, and joins a long header line by
+// repeated concatenation (quadratic). So Open reads the header itself and
+// hands the decoder the message without it.
+const (
+	maxArmourHead = 64 << 10
+	maxArmourLine = 4 << 10
+)
+
+// armourBegin is the line that begins an armoured message.
+const armourBegin = "-----BEGIN PGP MESSAGE-----"
+
+// skipArmourHead reads br up to the blank line that ends the armour's
+// header, within maxArmourHead octets: lines before the begin line
+// (ignored, as the decoder does), the begin line, and "key: value" lines.
+func skipArmourHead(br *bufio.Reader) error {
+	begun, read := false, 0
+	for {
+		line, err := br.ReadSlice('\n')
+		read += len(line)
+		switch {
+		case err == bufio.ErrBufferFull || len(line) > maxArmourLine:
+			return fmt.Errorf("an armour line is longer than %d octets", maxArmourLine)
+		case read > maxArmourHead:
+			return fmt.Errorf("no end of the armour's header within %d octets", maxArmourHead)
+		case err != nil:
+			return fmt.Errorf("the armour's header: %w", unexpected(err))
+		}
+		line = bytes.TrimSpace(line)
+		switch {
+		case !begun && string(line) == armourBegin:
+			begun = true
+		case !begun && bytes.HasPrefix(line, []byte("-----BEGIN ")):
+			return fmt.Errorf("armour block %s is not a PGP MESSAGE", safetext.Quote(string(line)))
+		case begun && len(line) == 0:
+			return nil
+		case begun && !bytes.Contains(line, []byte(":")):
+			return fmt.Errorf("armour header line %s is not \"key: value\"", safetext.Quote(string(line)))
+		}
+	}
 }
 
 // policyConfig is the go-crypto configuration for reading and verifying.
@@ -299,16 +353,28 @@ type keyRing struct {
 	self        *Self
 	from        *Peer
 	offeredSelf bool // a session key packet named one of our keys
+	// openedSession: our key opened a session key packet.
+	openedSession bool
+	// public: offer our public key alone, which decrypts nothing.
+	public bool
 }
 
 // EntitiesById implements openpgp.KeyRing.
 func (r *keyRing) EntitiesById(id uint64) []*openpgp.Entity {
 	out := peerRing{r.from}.EntitiesById(id)
 	if id == 0 || r.self.decryptIDs[id] {
-		out = append(out, r.self.entity)
+		out = append(out, r.self.offered(r.public))
 		r.offeredSelf = true
 	}
 	return out
+}
+
+// offered returns our entity, or our public key alone when public is set.
+func (s *Self) offered(public bool) *openpgp.Entity {
+	if public {
+		return s.public
+	}
+	return s.entity
 }
 
 // KeysById implements openpgp.KeyRing.

@@ -50,7 +50,8 @@ func (rc *recorder) replay() io.Reader {
 // openSEIPD1 reads the session key packets and the encrypted packet's
 // header from rec and returns the decrypted inner packet stream, with the
 // key and cipher that opened it, or nil when it cannot open it with our
-// key (then nothing is decided: replay it). A SEIPDv1 packet with an AES
+// key (then nothing is decided: replay it; ring.openedSession says whether
+// our key opened a session key that does not fit). A SEIPDv1 packet with an AES
 // key is decrypted by mdcReader, any other integrity-protected packet by
 // go-crypto's packet layer.
 func openSEIPD1(rec *recorder, ring *keyRing, self *Self, cfg *packet.Config) (io.Reader, openpgp.Key, packet.CipherFunction) {
@@ -65,6 +66,9 @@ func openSEIPD1(rec *recorder, ring *keyRing, self *Self, cfg *packet.Config) (i
 		switch p := p.(type) {
 		case *packet.EncryptedKey:
 			keys = append(keys, p)
+		case *packet.SymmetricKeyEncrypted:
+			// For a passphrase we do not have: the message may also be
+			// encrypted to us.
 		case *packet.SymmetricallyEncrypted:
 			if !p.IntegrityProtected {
 				return nil, openpgp.Key{}, 0
@@ -96,6 +100,7 @@ func openSEIPD1(rec *recorder, ring *keyRing, self *Self, cfg *packet.Config) (i
 				if ek.Decrypt(k.PrivateKey, cfg) != nil {
 					continue
 				}
+				ring.openedSession = true
 				if r, c := d.decrypt(ek); r != nil {
 					rec.stop = true
 					rec.buf = bytes.Buffer{}

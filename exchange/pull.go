@@ -26,7 +26,7 @@ import (
 // filed or quarantined. A file already received is only cleaned up. Only
 // files unchanged for pull_settle are taken, the partner's own bundle names
 // first, and files under other names only until max_refused of them were
-// refused in this run.
+// refused or failed in this run.
 func (r *partnerRun) pull(ctx context.Context) error {
 	entries, err := r.listPull(ctx, true)
 	if err != nil {
@@ -49,11 +49,14 @@ func (r *partnerRun) pull(ctx context.Context) error {
 			continue
 		}
 		before := r.res.Refused
-		if err := r.pullOne(ctx, ent); err != nil {
+		err := r.pullOne(ctx, ent)
+		if err != nil {
 			r.e.logger.Error("pull failed", "partner", r.id, "file", ent.Name, "err", err)
 			errs = append(errs, err)
 		}
-		if !ours && r.res.Refused > before {
+		// A file under another name that fails (one we may not read, say)
+		// costs the budget as a refusal does: it is tried again every run.
+		if !ours && (r.res.Refused > before || err != nil) {
 			refused++
 		}
 	}

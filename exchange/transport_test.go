@@ -317,3 +317,40 @@ func TestDecoysDoNotStarveThePartner(t *testing.T) {
 		t.Errorf("%d refusals logged as not kept, want %d", unkept, decoys-quota)
 	}
 }
+
+// TestUnreadableDecoysAreBudgeted: a third party who leaves files that
+// the SFTP account may not read (mode 000), dated and named to be taken
+// first, costs at most limits.max_refused download attempts (and failure
+// records) per run, as decoys that are refused do; the partner's bundle
+// is filed.
+func TestUnreadableDecoysAreBudgeted(t *testing.T) {
+	const decoys, budget = 12, 5
+	w := newWorld(t, loopbackServer(t), "limits:\n  max_refused: 5", us, uk)
+	w.send(us, uk, "real", "", map[string]string{"a.txt": "the partner's bundle"})
+	w.run(us, uk)
+	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range decoys {
+		p := filepath.Join(drop, fmt.Sprintf("0000-decoy-%02d.pgp", i))
+		must(t, os.WriteFile(p, []byte("decoy"), 0o000))
+		must(t, os.Chtimes(p, old, old))
+	}
+	attempts := func() int {
+		n := 0
+		for _, r := range w.records(uk, audit.EvDownloaded) {
+			if strings.HasPrefix(r.File, "0000-decoy-") {
+				n++
+			}
+		}
+		return n
+	}
+	for run := 1; run <= 2; run++ {
+		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+		if run == 1 && res.Filed != 1 {
+			t.Fatalf("first run filed %d, want the partner's bundle (err %v)", res.Filed, res.Err)
+		}
+		if got := attempts(); got > run*budget {
+			t.Fatalf("after run %d: %d download attempts of unreadable decoys, want at most %d per run", run, got, budget)
+		}
+	}
+}

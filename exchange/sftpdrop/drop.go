@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"path"
 	"sort"
@@ -189,7 +190,7 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 	complete := false
 	err = d.do(ctx, "list", dir, func(kick func()) error {
 		var err error
-		complete, err = d.walkDir(ctx, dir, kick, add, func() bool { return scanned < MaxScanned })
+		complete, err = d.walkDir(ctx, dir, kick, add)
 		return err
 	})
 	if err != nil {
@@ -256,12 +257,16 @@ func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Write
 		if err := unchanged(listed, fi); err != nil {
 			return err
 		}
+		if fi.Size() < 0 {
+			return fmt.Errorf("the server gives the file a negative size (%d): %w", fi.Size(), changedOr(listed, ErrSize))
+		}
 		f, err := d.sftp.Open(p)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		capped := &capWriter{w: progress{w, kick}, left: fi.Size() + 1}
+		// The extra byte detects growth; no room for it at the largest size.
+		capped := &capWriter{w: progress{w, kick}, left: fi.Size() + min(1, math.MaxInt64-fi.Size())}
 		n, err = f.WriteTo(capped)
 		if errors.Is(err, errPastSize) {
 			return fmt.Errorf("the server sent more than the file's %d bytes: %w", fi.Size(), changedOr(listed, ErrSize))

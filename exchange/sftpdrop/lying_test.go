@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -121,5 +123,61 @@ func TestListPeakRSS(t *testing.T) {
 	t.Logf("peak RSS of a process listing a folder without end: %d MiB (the server sent %d entries)", peak>>20, liar.Listed())
 	if peak > 64<<20 {
 		t.Errorf("peak RSS %d MiB, want under 64 MiB", peak>>20)
+	}
+}
+
+// TestDownloadOfAnImpossibleSize: a server that lists (and stats) a file
+// at a negative size, or at the largest size there is, crashes nothing: a
+// negative size is refused with nothing read, the largest one is read
+// until the download's deadline.
+func TestDownloadOfAnImpossibleSize(t *testing.T) {
+	for _, size := range []int64{-1, -1 << 62, 1<<63 - 1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			_, srv := startLiar(t, sftpd.WithEndlessFile("endless.pgp", size))
+			d := dial(t, srv.cfg)
+			entries, _, err := d.List(context.Background(), srv.remote("pull"))
+			if err != nil || len(entries) != 1 {
+				t.Fatalf("List = %+v, %v; want endless.pgp", entries, err)
+			}
+			try := func(name string, download func(context.Context, io.Writer) error) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				var w countingWriter
+				err := download(ctx, &w)
+				if err == nil || (size < 0 && w.n > 0) {
+					t.Errorf("%s of a file at %d bytes: %d bytes written, %v; want refused", name, size, w.n, err)
+				}
+			}
+			try("DownloadListed", func(ctx context.Context, w io.Writer) error {
+				_, err := d.DownloadListed(ctx, srv.remote("pull"), entries[0], w)
+				return err
+			})
+			d = dial(t, srv.cfg)
+			try("Download", func(ctx context.Context, w io.Writer) error {
+				_, err := d.Download(ctx, srv.remote("pull"), "endless.pgp", w)
+				return err
+			})
+		})
+	}
+}
+
+// TestListStopsAmongEndlessDots: a listing that goes on with "." and ".."
+// entries without end (which List does not report, so they were never
+// counted) stops after MaxScanned entries of any name.
+func TestListStopsAmongEndlessDots(t *testing.T) {
+	liar, srv := startLiar(t, sftpd.WithEndlessDots())
+	writeLocal(t, srv.local("pull", "real.pgp"), []byte("x"))
+	d := dial(t, srv.cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	entries, skipped, err := d.List(ctx, srv.remote("pull"))
+	if err != nil {
+		t.Fatalf("List: %v (the server sent %d entries)", err, liar.Listed())
+	}
+	if len(entries) != 1 || len(skipped) == 0 || !strings.Contains(skipped[len(skipped)-1].Reason, "reading stopped after") {
+		t.Errorf("entries = %+v, skipped = %+v; want real.pgp and the cut reported", entries, skipped)
+	}
+	if served := liar.Listed(); served > MaxScanned+200 {
+		t.Errorf("the server sent %d entries, want at most %d", served, MaxScanned+200)
 	}
 }

@@ -165,24 +165,26 @@ func (p *pager) opendir(dir string) (string, error) {
 }
 
 // readdir reads one page of handle, calling fn for each entry but "." and
-// "..". It returns true at the end of the folder.
-func (p *pager) readdir(handle string, fn func(fs.FileInfo)) (bool, error) {
+// "..". It returns true at the end of the folder, and the number of
+// entries in the page, "." and ".." included.
+func (p *pager) readdir(handle string, fn func(fs.FileInfo)) (bool, int, error) {
 	typ, dec, err := p.request(fxpReaddir, str(handle))
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	switch typ {
 	case fxpStatus:
 		if err := dec.status(); !errors.Is(err, io.EOF) {
-			return false, err
+			return false, 0, err
 		}
-		return true, nil
+		return true, 0, nil
 	case fxpName:
 	default:
-		return false, fmt.Errorf("the server answered READDIR with packet type %d", typ)
+		return false, 0, fmt.Errorf("the server answered READDIR with packet type %d", typ)
 	}
 	count := dec.u32()
-	for i := uint32(0); i < count && dec.err == nil; i++ {
+	n := 0
+	for ; uint32(n) < count && dec.err == nil; n++ {
 		name := dec.str()
 		dec.str() // long name, for humans
 		fi := dec.attrs(name)
@@ -190,7 +192,7 @@ func (p *pager) readdir(handle string, fn func(fs.FileInfo)) (bool, error) {
 			fn(fi)
 		}
 	}
-	return false, dec.err
+	return false, n, dec.err
 }
 
 // closeHandle closes a handle; the answer is read and ignored.
@@ -199,9 +201,9 @@ func (p *pager) closeHandle(handle string) {
 }
 
 // walkDir reads dir page by page, calling fn for each entry, until the end
-// of the folder (then it returns true), until more returns false or until
-// ctx ends; kick is called for each page.
-func (d *Drop) walkDir(ctx context.Context, dir string, kick func(), fn func(fs.FileInfo), more func() bool) (bool, error) {
+// of the folder (then it returns true), until MaxScanned entries of any
+// name were read or until ctx ends; kick is called for each page.
+func (d *Drop) walkDir(ctx context.Context, dir string, kick func(), fn func(fs.FileInfo)) (bool, error) {
 	if err := context.Cause(ctx); err != nil {
 		return false, err
 	}
@@ -215,15 +217,18 @@ func (d *Drop) walkDir(ctx context.Context, dir string, kick func(), fn func(fs.
 		return false, err
 	}
 	defer p.closeHandle(handle)
-	for more() {
+	// Every entry read counts, whatever its name, and a page at least one:
+	// a server that sends "." or empty pages without end is stopped too.
+	for read := 0; read < MaxScanned; {
 		if err := context.Cause(ctx); err != nil {
 			return false, err
 		}
 		kick()
-		end, err := p.readdir(handle, fn)
+		end, n, err := p.readdir(handle, fn)
 		if err != nil || end {
 			return end, err
 		}
+		read += max(n, 1)
 	}
 	return false, nil
 }

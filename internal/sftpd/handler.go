@@ -50,6 +50,10 @@ func (fsys *rootFS) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	if fsys.lies.isEndless(path.Base(r.Filepath)) {
 		return endlessReader{}, nil
 	}
+	// As a server not run by root: a file its owner may not read is not read.
+	if fi, err := fsys.root.Lstat(rel(r.Filepath)); err == nil && fi.Mode().Perm()&0o400 == 0 {
+		return nil, os.ErrPermission
+	}
 	return fsys.root.Open(rel(r.Filepath))
 }
 

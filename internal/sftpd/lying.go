@@ -14,6 +14,7 @@ type lies struct {
 	endless     string // base name of a file whose reads never end
 	endlessSize int64  // the size listed for it
 	longListing int64  // entries added to every listing; < 0 without end
+	dots        bool   // after the real entries, "." and ".." without end
 	listed      atomic.Int64
 }
 
@@ -29,6 +30,12 @@ func WithEndlessFile(name string, size int64) Option {
 // never ends the listing. Server.Listed counts the entries served.
 func WithLongListing(n int64) Option {
 	return func(o *options) { o.lies.longListing = n }
+}
+
+// WithEndlessDots makes every folder listing go on, after the real
+// entries, with "." and ".." entries without end.
+func WithEndlessDots() Option {
+	return func(o *options) { o.lies.dots = true }
 }
 
 // Listed returns how many folder entries the server has sent in all.
@@ -78,6 +85,8 @@ func (l lyingLister) ListAt(ls []fs.FileInfo, offset int64) (int, error) {
 		switch {
 		case i < int64(len(l.real)):
 			ls[n] = l.real[i]
+		case l.lies.dots:
+			ls[n] = sizedFile{[]string{".", ".."}[i%2], 0}
 		case l.lies.longListing < 0 || i-int64(len(l.real)) < l.lies.longListing:
 			ls[n] = sizedFile{fmt.Sprintf(".junk-%09d", i-int64(len(l.real))+1), 1}
 		default:
