@@ -94,7 +94,8 @@ func TestListStopsAtTheCap(t *testing.T) {
 
 // TestListPeakRSS lists a folder without end from a child process and
 // reads the child's peak resident memory from the kernel: it stays under
-// 64 MiB (the library's ReadDir grew to 1.1 GiB and on).
+// 64 MiB (the library's ReadDir grew to 1.1 GiB and on); under the race
+// detector, whose shadow memory multiplies it, under 4 × 64 MiB.
 func TestListPeakRSS(t *testing.T) {
 	if env := os.Getenv("SEALPOST_LIST_CHILD"); env != "" {
 		var cfg Config
@@ -121,8 +122,8 @@ func TestListPeakRSS(t *testing.T) {
 	}
 	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
 	t.Logf("peak RSS of a process listing a folder without end: %d MiB (the server sent %d entries)", peak>>20, liar.Listed())
-	if peak > 64<<20 {
-		t.Errorf("peak RSS %d MiB, want under 64 MiB", peak>>20)
+	if limit := int64(64<<20) * rssAllowance; peak > limit {
+		t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, limit>>20)
 	}
 }
 
