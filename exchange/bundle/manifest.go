@@ -33,7 +33,7 @@ const (
 )
 
 // MaxManifestSize is the largest manifest.json accepted, in bytes.
-const MaxManifestSize = 16 << 20
+const MaxManifestSize = 4 << 20
 
 // Bounds on a manifest's free text, in bytes: a longer reference, receipt
 // reason or receipt.for is refused (ErrManifest), so that what a partner

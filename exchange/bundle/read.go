@@ -49,7 +49,10 @@ type Expect struct {
 //     none missing or extra;
 //   - the stream and the sum of entry sizes stay within lim.MaxBytes (sizes
 //     are checked from the headers before any data is written), and there are
-//     at most lim.MaxFiles files and at most lim.MaxFiles folders.
+//     at most lim.MaxFiles files and at most lim.MaxFiles folders, whose
+//     payload paths add up to at most MaxManifestSize bytes (the manifest
+//     must list them all), so that what an archive costs in memory before
+//     its signature is checked is bounded whatever the limits.
 //
 // After the tar's end Read drains src to EOF, so that a verifying reader
 // reaches its final check, and refuses trailing bytes that are not zero.
@@ -147,18 +150,22 @@ func (s *srcReader) Read(p []byte) (int, error) {
 
 // extractor is the state of one Read.
 type extractor struct {
-	src      *srcReader
-	tr       *tar.Reader
-	dirs     *folders
-	lim      Limits
-	exp      Expect
-	names    *nameSet
-	buf      []byte
-	files    map[string]File
-	total    int64
-	last     string // name of the last entry read
-	manifest []byte // manifest.json's bytes, once read
-	dirErr   error  // why creating a folder failed
+	src   *srcReader
+	tr    *tar.Reader
+	dirs  *folders
+	lim   Limits
+	exp   Expect
+	names *nameSet
+	buf   []byte
+	files map[string]File
+	total int64
+	// pathBytes adds up the payload files' paths: the manifest lists
+	// every one, so more than MaxManifestSize is refused before it costs
+	// memory.
+	pathBytes int64
+	last      string // name of the last entry read
+	manifest  []byte // manifest.json's bytes, once read
+	dirErr    error  // why creating a folder failed
 }
 
 // run reads the whole stream and checks the manifest against what was extracted.
@@ -369,6 +376,9 @@ func (x *extractor) readManifest(hdr *tar.Header) error {
 func (x *extractor) file(hdr *tar.Header, name string) error {
 	if x.lim.MaxFiles > 0 && len(x.files) >= x.lim.MaxFiles {
 		return fmt.Errorf("tar entry %s is more than the limit of %d files: %w", safetext.Quote(name), x.lim.MaxFiles, ErrLimits)
+	}
+	if x.pathBytes += int64(len(name)); x.pathBytes > MaxManifestSize {
+		return fmt.Errorf("tar entry %s: the payload's paths add up to more than %d bytes, more than manifest.json may list: %w", safetext.Quote(name), MaxManifestSize, ErrLimits)
 	}
 	if err := x.count(hdr); err != nil {
 		return err
