@@ -87,7 +87,7 @@ func lstatSource(path string) (os.FileInfo, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() && !fi.IsDir() {
-		return nil, fmt.Errorf("%s is a %s, not a regular file or folder: %w", path, fileType(fi.Mode()), ErrUnsafeSource)
+		return nil, fmt.Errorf("%s is a %s, not a regular file or folder: %w", path, safeopen.Kind(fi.Mode()), ErrUnsafeSource)
 	}
 	return fi, nil
 }
@@ -98,27 +98,6 @@ func checkSourceName(path, name string) error {
 		return fmt.Errorf("%s: its name in the bundle %q %v: %w", path, name, err, ErrUnsafeSource)
 	}
 	return nil
-}
-
-// fileType names the type of a file mode for error messages.
-func fileType(m os.FileMode) string {
-	switch {
-	case m&os.ModeSymlink != 0:
-		return "symbolic link"
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeCharDevice != 0:
-		return "character device"
-	case m&os.ModeDevice != 0:
-		return "device"
-	case m.IsDir():
-		return "folder"
-	case m.IsRegular():
-		return "regular file"
-	}
-	return "special file"
 }
 
 // itemMeta is bundle.yaml.
