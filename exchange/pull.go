@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,11 +193,20 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 // uncompressed data (armour a third). A compressed bundle may be smaller
 // than its content, so Open's own bound still applies to what is fetched.
 func (r *partnerRun) oversized(ent sftpdrop.Entry) bool {
-	limit := r.p.Limits.MaxBytes + r.p.Limits.MaxBytes/100 + 1<<20
+	limit := addCapped(r.p.Limits.MaxBytes, r.p.Limits.MaxBytes/100+1<<20)
 	if strings.HasSuffix(ent.Name, ".asc") {
-		limit += limit / 2
+		limit = addCapped(limit, limit/2)
 	}
 	return ent.Size > limit
+}
+
+// addCapped returns a+b for non-negative a and b, or the largest int64
+// when the sum would not fit: max_bytes may be as large as a size can be.
+func addCapped(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // refuseUnfetched refuses a file too large to be a bundle within our
