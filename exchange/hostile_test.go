@@ -427,10 +427,10 @@ func lyingServer(t testing.TB, opts ...sftpd.Option) server {
 // TestHostileRemoteNamesFromALyingServer: a server that lists names no
 // file system holds ("..", absurd length, control characters, a NUL, bad
 // UTF-8) has each skipped and logged, nothing fetched, and the run
-// succeeds. Names with a slash never reach sealpost whole: the SFTP client
-// keeps only their last element, so "../../etc/passwd.pgp" can only ever
-// mean passwd.pgp inside the pull folder; that file is asked for there
-// (and does not exist), never outside it.
+// succeeds. Names with a slash reach the name checks whole (the listing
+// decoder does not keep only their last element, as the SFTP library
+// does), so "../../etc/passwd.pgp" is skipped as hostile: never fetched,
+// neither outside the pull folder nor as passwd.pgp inside it.
 func TestHostileRemoteNamesFromALyingServer(t *testing.T) {
 	// ("." and ".." never get through: the SFTP client drops them.)
 	hostile := []string{"a..b.pgp", `..\x.pgp`, "evil\r\n.pgp", "nul\x00.pgp", strings.Repeat("x", 300) + ".pgp",
@@ -456,16 +456,28 @@ func TestHostileRemoteNamesFromALyingServer(t *testing.T) {
 		srv := lyingServer(t, sftpd.WithExtraNames("../../etc/passwd.pgp", "/abs.pgp"))
 		w := newWorld(t, srv, "", us, uk)
 		must(t, os.WriteFile(filepath.Join(srv.root, "passwd.pgp"), []byte("outside the pull folder"), 0o644))
+		must(t, os.WriteFile(filepath.Join(srv.root, "us-cbp-to-uk-hmrc", "passwd.pgp"), []byte("not a bundle"), 0o644))
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
-		for _, want := range []string{"/us-cbp-to-uk-hmrc/passwd.pgp", "/us-cbp-to-uk-hmrc/abs.pgp"} {
-			if res.Err == nil || !strings.Contains(res.Err.Error(), want) {
-				t.Errorf("run error %v, want it to name %s (the base name, inside the pull folder)", res.Err, want)
+		if res.Err != nil {
+			t.Errorf("run error %v: a name with a slash is skipped, not asked for", res.Err)
+		}
+		skipped := map[string]string{}
+		for _, r := range w.records(uk, "remote.skipped") {
+			skipped[r.File] = r.Error
+		}
+		for _, n := range []string{"../../etc/passwd.pgp", "/abs.pgp"} {
+			if !strings.Contains(skipped[n], "slash") {
+				t.Errorf("%q not logged as skipped for its slash (logged: %q)", n, skipped)
 			}
 		}
-		if res.Err != nil && strings.Contains(res.Err.Error(), "etc") {
-			t.Errorf("run error %v names a path outside the pull folder", res.Err)
+		if res.Refused != 1 {
+			t.Errorf("refused %d: passwd.pgp in the pull folder is taken as itself, once", res.Refused)
 		}
-		checkNothingFetched(t, w)
+		for _, dir := range []string{"received", "inbox"} {
+			if got := names(t, w.sides[uk].state(dir, us)); len(got) != 0 {
+				t.Errorf("%s/ holds %v", dir, got)
+			}
+		}
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,11 +193,20 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 // uncompressed data (armour a third). A compressed bundle may be smaller
 // than its content, so Open's own bound still applies to what is fetched.
 func (r *partnerRun) oversized(ent sftpdrop.Entry) bool {
-	limit := r.p.Limits.MaxBytes + r.p.Limits.MaxBytes/100 + 1<<20
+	limit := addCapped(r.p.Limits.MaxBytes, r.p.Limits.MaxBytes/100+1<<20)
 	if strings.HasSuffix(ent.Name, ".asc") {
-		limit += limit / 2
+		limit = addCapped(limit, limit/2)
 	}
 	return ent.Size > limit
+}
+
+// addCapped returns a+b for non-negative a and b, or the largest int64
+// when the sum would not fit: max_bytes may be as large as a size can be.
+func addCapped(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // refuseUnfetched refuses a file too large to be a bundle within our
@@ -251,15 +261,25 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 }
 
 // alreadyReceived reports whether a remote file of that name and size was
-// received before (it is in received/ or quarantine/): its removal from the
-// drop failed or was interrupted.
+// received before (it is in received/ or quarantine/, or, too large to
+// fetch, its refusal was logged): its removal from the drop failed or was
+// interrupted.
 func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
 	for _, dir := range []string{r.e.dirs.received(r.id), r.e.dirs.quarantine(r.id)} {
 		if fi, err := os.Lstat(filepath.Join(dir, ent.Name)); err == nil && fi.Size() == ent.Size {
 			return true
 		}
 	}
-	return r.oversized(ent) && exists(filepath.Join(r.e.dirs.quarantine(r.id), ent.Name+".reason.json"))
+	if !r.oversized(ent) {
+		return false
+	}
+	// An oversized file is refused whatever it holds: its name and size
+	// say it was refused before, with a reason kept or, past the
+	// quarantine quota (or as <name>.N), only logged.
+	return exists(filepath.Join(r.e.dirs.quarantine(r.id), ent.Name+".reason.json")) ||
+		r.e.loggedWhere(func(l audit.Record) bool {
+			return l.Event == audit.EvRejected && l.Partner == r.id && l.File == ent.Name && l.Bytes == ent.Size && l.Code == "limits"
+		})
 }
 
 // opened is a bundle that was opened, verified and unpacked into stage

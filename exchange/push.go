@@ -128,6 +128,16 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.resume(ctx, d, sent, name, size) })
 	} else {
 		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+			// An earlier attempt kept the bundle in sent/ and may have
+			// published it too, its reply lost: the retry publishes those
+			// bytes (or finds them), never a new sealing of them.
+			if fi, err := os.Stat(sent); err == nil {
+				size = fi.Size()
+				if sum, err = fileSHA256(sent); err != nil {
+					return &localError{err}
+				}
+				return r.resume(ctx, d, sent, name, size)
+			}
 			var serr error
 			size, sum, serr = r.sealAndUpload(ctx, d, claim, meta, m, sent, name)
 			return serr

@@ -133,8 +133,10 @@ func (s *srcReader) Read(p []byte) (int, error) {
 	if s.over {
 		return 0, errOverLimit
 	}
-	if rem := s.max - s.n + 1; s.max > 0 && int64(len(p)) > rem {
-		p = p[:rem]
+	// One byte past max may be read: that is how the limit is detected. The
+	// sum is not formed (max may be the largest int64).
+	if rem := s.max - s.n; s.max > 0 && int64(len(p)) > rem {
+		p = p[:rem+1]
 	}
 	n, err := s.r.Read(p)
 	s.n += int64(n)

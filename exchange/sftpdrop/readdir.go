@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -297,7 +296,9 @@ func (d *decoder) attrs(name string) fs.FileInfo {
 			d.str()
 		}
 	}
-	return &dirEntry{name: path.Base(name), st: st}
+	// The name as sent, not path.Base of it (as the SFTP library does): a
+	// name with a slash is then refused as hostile, not fetched as another.
+	return &dirEntry{name: name, st: st}
 }
 
 // status turns a STATUS packet into an error (io.EOF for SSH_FX_EOF).

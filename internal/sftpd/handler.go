@@ -93,7 +93,7 @@ func (fsys *rootFS) Filecmd(r *sftp.Request) error {
 	case "Setstat":
 		return fsys.setstat(name, r)
 	case "Rename":
-		return fsys.rename(name, rel(r.Target))
+		return fsys.lies.afterRename(fsys.rename(name, rel(r.Target)))
 	case "Rmdir":
 		return fsys.remove(name, true)
 	case "Remove":
@@ -114,7 +114,7 @@ func (fsys *rootFS) PosixRename(r *sftp.Request) error {
 	case fsys.refuseRename:
 		return sftp.ErrSSHFxPermissionDenied
 	}
-	return fsys.root.Rename(rel(r.Filepath), rel(r.Target))
+	return fsys.lies.afterRename(fsys.root.Rename(rel(r.Filepath), rel(r.Target)))
 }
 
 // rename is the plain SFTP rename with OpenSSH's semantics: it fails when

@@ -16,6 +16,11 @@ type lies struct {
 	longListing int64  // entries added to every listing; < 0 without end
 	dots        bool   // after the real entries, "." and ".." without end
 	listed      atomic.Int64
+	// lostRenames is how many more renames are carried out and then
+	// answered by closing every connection (see WithLostRenameReplies);
+	// dropConns closes them.
+	lostRenames atomic.Int64
+	dropConns   func()
 }
 
 // WithEndlessFile makes the server lie about a file: every folder listing
@@ -36,6 +41,23 @@ func WithLongListing(n int64) Option {
 // entries, with "." and ".." entries without end.
 func WithEndlessDots() Option {
 	return func(o *options) { o.lies.dots = true }
+}
+
+// WithLostRenameReplies makes the first n renames (plain or posix) that
+// succeed lose their reply: the server carries the rename out, then closes
+// every connection before answering, as a connection cut at that moment
+// would.
+func WithLostRenameReplies(n int64) Option {
+	return func(o *options) { o.lies.lostRenames.Store(n) }
+}
+
+// afterRename loses the reply of a rename that succeeded, while
+// lostRenames lasts.
+func (l *lies) afterRename(err error) error {
+	if err == nil && l.lostRenames.Add(-1) >= 0 {
+		l.dropConns()
+	}
+	return err
 }
 
 // Listed returns how many folder entries the server has sent in all.

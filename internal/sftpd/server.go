@@ -155,6 +155,7 @@ func (s *Server) listen(root string, hostKeys []ssh.Signer, o options) error {
 	if err != nil {
 		return fmt.Errorf("sftpd: root folder: %w", err)
 	}
+	o.lies.dropConns = s.dropConns
 	s.fsys = &rootFS{root: r, noPosixRename: o.noPosixRename, refuseRename: o.refuseRename, extra: o.extra, lies: o.lies}
 	s.ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -195,6 +196,15 @@ func (s *Server) Close() error {
 		err = rerr
 	}
 	return err
+}
+
+// dropConns closes every connection, leaving the server running.
+func (s *Server) dropConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
 }
 
 // accept runs until the listener is closed.
