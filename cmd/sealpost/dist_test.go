@@ -1,9 +1,11 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -59,14 +61,16 @@ func TestMakeInstall(t *testing.T) {
 	}
 	install()
 	for path, mode := range map[string]os.FileMode{
-		"opt/sp/bin/sealpost":                     0o755,
-		"etc/systemd/system/sealpost.service":     0o644,
-		"etc/sealpost":                            0o750,
-		"etc/sealpost/keys":                       0o700,
-		"etc/sealpost/sealpost.yaml":              0o640,
-		"etc/sealpost/sealpost.yaml.example":      0o640,
-		"etc/sealpost/sealpost.cron.example":      0o644,
-		"opt/sp/share/doc/sealpost/operations.md": 0o644,
+		"opt/sp/bin/sealpost":                          0o755,
+		"etc/systemd/system/sealpost.service":          0o644,
+		"etc/sealpost":                                 0o750,
+		"etc/sealpost/keys":                            0o700,
+		"etc/sealpost/sealpost.yaml":                   0o640,
+		"etc/sealpost/sealpost.yaml.example":           0o640,
+		"etc/sealpost/sealpost.cron.example":           0o644,
+		"opt/sp/share/doc/sealpost/docs/operations.md": 0o644,
+		"opt/sp/share/doc/sealpost/docs/format.md":     0o644,
+		"opt/sp/share/doc/sealpost/SECURITY.md":        0o644,
 	} {
 		fi, err := os.Stat(filepath.Join(dest, path))
 		if err != nil {
@@ -77,6 +81,7 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("%s has mode %04o, want %04o", path, fi.Mode().Perm(), mode)
 		}
 	}
+	checkDocLinks(t, filepath.Join(dest, "opt/sp/share/doc/sealpost"))
 	unit, err := os.ReadFile(filepath.Join(dest, "etc/systemd/system/sealpost.service"))
 	must(t, err)
 	if !strings.Contains(string(unit), "ExecStart=/opt/sp/bin/sealpost --log-format json daemon") || strings.Contains(string(unit), "/usr/local") {
@@ -89,5 +94,40 @@ func TestMakeInstall(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(cfg); string(data) != "# edited\n" {
 		t.Errorf("make install overwrote the configuration")
+	}
+}
+
+// mdLink matches the target of a Markdown link: [text](target).
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// checkDocLinks fails for a link in an installed document that leaves the
+// documentation folder or names a file that was not installed: users have
+// only what make install gives them.
+func checkDocLinks(t *testing.T, docdir string) {
+	t.Helper()
+	err := filepath.WalkDir(docdir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".md") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(string(data), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			abs := filepath.Join(filepath.Dir(path), target)
+			if rel, err := filepath.Rel(docdir, abs); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links to %s, outside the installed documentation", path, m[1])
+			} else if _, err := os.Stat(abs); err != nil {
+				t.Errorf("%s links to %s, which make install does not install", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
