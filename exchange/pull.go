@@ -149,7 +149,7 @@ func (r *partnerRun) order(entries []sftpdrop.Entry) {
 // pullOne downloads one remote file, cleans it up on the drop, and files it.
 func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if r.alreadyReceived(ent) {
-		if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent) }); err != nil {
+		if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(ctx, d, ent) }); err != nil {
 			return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 		}
 		return r.record(audit.Record{Event: evDuplicate, File: ent.Name, Bytes: ent.Size,
@@ -181,7 +181,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if err := r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name, Bytes: ent.Size, SHA256: sum}, nil); err != nil {
 		return err
 	}
-	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent) }); err != nil {
+	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(ctx, d, ent) }); err != nil {
 		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
@@ -254,7 +254,7 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 		return err
 	}
 	r.res.Refused++
-	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(d, ent) }); err != nil {
+	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(ctx, d, ent) }); err != nil {
 		return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 	}
 	return nil
@@ -379,9 +379,9 @@ func (r *partnerRun) downloadDeadline(ctx context.Context, ent sftpdrop.Entry) (
 // unless it changed (size or modification time) since it was listed: a
 // partner still writing it would lose its bundle. Such a file is left on
 // the drop and logged; a later run sees it with its new size.
-func (r *partnerRun) afterPull(d *sftpdrop.Drop, ent sftpdrop.Entry) error {
+func (r *partnerRun) afterPull(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry) error {
 	src := pathJoin(r.p.SFTP.PullDir, ent.Name)
-	fi, err := d.Stat(src)
+	fi, err := d.Stat(ctx, src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // removed or moved already
 	} else if err != nil {
@@ -392,9 +392,9 @@ func (r *partnerRun) afterPull(d *sftpdrop.Drop, ent sftpdrop.Entry) error {
 		return nil
 	}
 	if r.p.SFTP.AfterPull == "move" {
-		return d.Rename(src, pathJoin(r.p.SFTP.MoveDir, ent.Name))
+		return d.Rename(ctx, src, pathJoin(r.p.SFTP.MoveDir, ent.Name))
 	}
-	return d.Remove(src)
+	return d.Remove(ctx, src)
 }
 
 // recoverIncoming finishes the files an interrupted run left in

@@ -403,7 +403,7 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 // with the right size, otherwise uploaded again from sent/.
 func (r *partnerRun) resume(ctx context.Context, d *sftpdrop.Drop, sent, name string, size int64) error {
 	final := pathJoin(r.p.SFTP.PushDir, name)
-	if fi, err := d.Stat(final); err == nil && fi.Size() == size {
+	if fi, err := d.Stat(ctx, final); err == nil && fi.Size() == size {
 		return nil
 	}
 	f, err := os.Open(sent)

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,7 +54,7 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 					return &localError{errors.New("B ended before using D1")}
 				}
 				d.Close()
-				_, err := d.Stat("/")
+				_, err := d.Stat(context.Background(), "/")
 				return err
 			}
 			aOnD2 <- d
@@ -62,7 +63,7 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 			case <-bEnded:
 				return &localError{errors.New("B ended without retrying")}
 			}
-			_, err := d.Stat("/") // A goes on using D2 after B's retry
+			_, err := d.Stat(context.Background(), "/") // A goes on using D2 after B's retry
 			if err != nil || calls != 2 {
 				return &localError{fmt.Errorf("attempt %d, on D2 after B's retry: %w", calls, err)}
 			}
@@ -83,14 +84,14 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 			case <-aEnded:
 				return &localError{errors.New("A ended without dialling again")}
 			}
-			_, err := d.Stat("/")
+			_, err := d.Stat(context.Background(), "/")
 			return err
 		}
 		bRetried <- d // buffered
 		if d != d2 {
 			return &localError{errors.New("B dialled again instead of using A's new connection")}
 		}
-		_, err := d.Stat("/")
+		_, err := d.Stat(context.Background(), "/")
 		return err
 	})
 	close(bEnded)

@@ -397,7 +397,7 @@ func (c *checker) drop(ctx context.Context, p *config.Partner) {
 	c.pushDir(ctx, p, d)
 	c.pullDir(ctx, p, d)
 	if s.AfterPull == "move" {
-		if fi, err := d.Stat(s.MoveDir); err != nil || !fi.IsDir() {
+		if fi, err := d.Stat(ctx, s.MoveDir); err != nil || !fi.IsDir() {
 			if err == nil {
 				err = errors.New("not a folder")
 			}

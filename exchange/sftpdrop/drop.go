@@ -100,6 +100,9 @@ func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error)
 	if err := d.failed(); err != nil {
 		return fmt.Errorf("sftp %s %s on %s: %w: %w", op, p, d.addr, ErrClosed, err)
 	}
+	if ctx.Err() != nil { // an ended run starts nothing more on the drop
+		return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, context.Cause(ctx))
+	}
 	timer := time.AfterFunc(d.timeout, func() {
 		d.fail(fmt.Errorf("no response within %s: %w", d.timeout, ErrTimeout))
 	})
@@ -357,8 +360,8 @@ func (p progress) Write(b []byte) (int, error) {
 }
 
 // Remove deletes the file at p; a file that does not exist is not an error.
-func (d *Drop) Remove(p string) error {
-	err := d.do(context.Background(), "remove", p, func(func()) error {
+func (d *Drop) Remove(ctx context.Context, p string) error {
+	err := d.do(ctx, "remove", p, func(func()) error {
 		return d.sftp.Remove(p)
 	})
 	if errors.Is(err, fs.ErrNotExist) {
@@ -370,8 +373,8 @@ func (d *Drop) Remove(p string) error {
 // Rename moves oldpath to newpath, replacing it atomically when the server
 // has posix-rename@openssh.com; otherwise a plain rename, which fails on
 // most servers when newpath exists.
-func (d *Drop) Rename(oldpath, newpath string) error {
-	return d.do(context.Background(), "rename", oldpath, func(func()) error {
+func (d *Drop) Rename(ctx context.Context, oldpath, newpath string) error {
+	return d.do(ctx, "rename", oldpath, func(func()) error {
 		return d.rename(oldpath, newpath)
 	})
 }
@@ -385,9 +388,9 @@ func (d *Drop) rename(oldpath, newpath string) error {
 }
 
 // Stat returns the attributes of p (following symbolic links).
-func (d *Drop) Stat(p string) (fs.FileInfo, error) {
+func (d *Drop) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	var fi fs.FileInfo
-	err := d.do(context.Background(), "stat", p, func(func()) error {
+	err := d.do(ctx, "stat", p, func(func()) error {
 		var err error
 		fi, err = d.sftp.Stat(p)
 		return err

@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf(".part on disk: %v, %v", fi, err)
 		}
 		assertMissing(t, srv.local("push", name))
-		if _, err := d.Stat(path.Join(push, name)); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := d.Stat(context.Background(), path.Join(push, name)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Stat of final name before Commit: %v, want not-exist", err)
 		}
 		if entries, skipped, err := d.List(context.Background(), push); err != nil || len(entries)+len(skipped) != 0 {
@@ -65,17 +65,17 @@ func TestRoundTrip(t *testing.T) {
 		}
 
 		moved := path.Join(srv.remote("done"), name)
-		if err := d.Rename(path.Join(push, name), moved); err != nil {
+		if err := d.Rename(context.Background(), path.Join(push, name), moved); err != nil {
 			t.Fatal(err)
 		}
-		if fi, err := d.Stat(moved); err != nil || fi.Size() != int64(len(data)) {
+		if fi, err := d.Stat(context.Background(), moved); err != nil || fi.Size() != int64(len(data)) {
 			t.Fatalf("Stat after Rename: %v, %v", fi, err)
 		}
-		if err := d.Remove(moved); err != nil {
+		if err := d.Remove(context.Background(), moved); err != nil {
 			t.Fatal(err)
 		}
 		assertMissing(t, srv.local("done", name))
-		if err := d.Remove(moved); err != nil {
+		if err := d.Remove(context.Background(), moved); err != nil {
 			t.Errorf("Remove of a missing file = %v, want nil", err)
 		}
 	})

@@ -203,5 +203,5 @@ func (u *Upload) Abort() error {
 	if u.err == nil {
 		u.err = fmt.Errorf("upload %s aborted", u.final)
 	}
-	return u.d.Remove(u.part)
+	return u.d.Remove(context.Background(), u.part)
 }

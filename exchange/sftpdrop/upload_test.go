@@ -183,7 +183,7 @@ func TestPlainRenameFallback(t *testing.T) {
 		t.Run("plain rename does not replace", func(t *testing.T) {
 			writeLocal(t, srv.local("push", "x.pgp"), []byte("old"))
 			writeLocal(t, srv.local("push", "y.pgp"), []byte("new"))
-			if err := d.Rename(path.Join(push, "y.pgp"), path.Join(push, "x.pgp")); err == nil {
+			if err := d.Rename(context.Background(), path.Join(push, "y.pgp"), path.Join(push, "x.pgp")); err == nil {
 				t.Fatal("plain rename replaced an existing file")
 			}
 		})
