@@ -602,16 +602,18 @@ func (r *partnerRun) keepCiphertext(in incoming) error {
 
 // keepEvidence moves src into dir under name, or under the first free
 // <name>.N when name is taken, never replacing a file; it returns the path
-// used. A src already linked there (a crash between link and unlink) is
-// only unlinked.
+// used. A src already linked under one of those names (a crash between
+// link and unlink) is only unlinked, so a crash never keeps it twice.
 func keepEvidence(src, dir, name string) (string, error) {
-	if first := filepath.Join(dir, name); sameFile(src, first) {
-		return first, os.Remove(src)
-	}
-	for {
-		dst := uniquePath(dir, name)
-		err := fsx.RenameNoReplace(src, dst)
-		if !errors.Is(err, fs.ErrExist) {
+	for i := 0; ; i++ {
+		dst := filepath.Join(dir, name)
+		if i > 0 {
+			dst = fmt.Sprintf("%s.%d", dst, i)
+		}
+		if sameFile(src, dst) {
+			return dst, os.Remove(src)
+		}
+		if err := fsx.RenameNoReplace(src, dst); !errors.Is(err, fs.ErrExist) {
 			return dst, err
 		}
 	}
