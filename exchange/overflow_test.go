@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/sealpost/sealpost/exchange/audit"
@@ -40,10 +39,7 @@ func TestOversizedRefusedOnce(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(srv.root, "done"), 0o755))
 	w := newWorld(t, srv, "limits:\n  max_bytes: 1KiB\n  quarantine_files: 1", us, uk)
 	s := w.sides[uk]
-	data, err := os.ReadFile(s.cfgPath)
-	must(t, err)
-	must(t, os.WriteFile(s.cfgPath, []byte(strings.Replace(string(data), "      timeout: 10s\n",
-		"      timeout: 10s\n      after_pull: move:/done\n", 1)), 0o600))
+	moveAfterPull(t, s)
 	w.start(s)
 	q := s.state("quarantine", us)
 	must(t, os.MkdirAll(q, 0o700))

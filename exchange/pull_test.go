@@ -153,6 +153,16 @@ func TestHostileRemoteNames(t *testing.T) {
 	}
 }
 
+// moveAfterPull configures side s to move what it pulls into /done on the
+// drop instead of deleting it.
+func moveAfterPull(t *testing.T, s *side) {
+	t.Helper()
+	data, err := os.ReadFile(s.cfgPath)
+	must(t, err)
+	must(t, os.WriteFile(s.cfgPath, []byte(strings.Replace(string(data), "      timeout: 10s\n",
+		"      timeout: 10s\n      after_pull: move:/done\n", 1)), 0o600))
+}
+
 // TestAfterPullMove checks after_pull: move: the pulled file is moved on
 // the drop instead of deleted, and is not fetched again.
 func TestAfterPullMove(t *testing.T) {
@@ -161,10 +171,7 @@ func TestAfterPullMove(t *testing.T) {
 	w := newWorld(t, srv, "", us, uk)
 	// Reconfigure uk to move what it pulls into /done.
 	s := w.sides[uk]
-	data, err := os.ReadFile(s.cfgPath)
-	must(t, err)
-	must(t, os.WriteFile(s.cfgPath, []byte(strings.Replace(string(data), "      timeout: 10s\n",
-		"      timeout: 10s\n      after_pull: move:/done\n", 1)), 0o600))
+	moveAfterPull(t, s)
 	w.start(s)
 	w.send(us, uk, "moved", "", map[string]string{"a.txt": "x"})
 	w.run(us, uk)

@@ -257,6 +257,19 @@ func setDownloadDeadline(t *testing.T, w *world, d string) {
 	w.start(s)
 }
 
+// plantDecoys puts n files on the drop from us to uk, named to sort first
+// and dated 2001, with mode mode and the content data(i).
+func plantDecoys(t *testing.T, w *world, n int, mode os.FileMode, data func(i int) string) {
+	t.Helper()
+	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		p := filepath.Join(drop, fmt.Sprintf("0000-decoy-%02d.pgp", i))
+		must(t, os.WriteFile(p, []byte(data(i)), mode))
+		must(t, os.Chtimes(p, old, old))
+	}
+}
+
 // TestDecoysDoNotStarveThePartner: someone else who can write to the
 // drop keeps decoys there, named to sort first and dated long ago. The
 // partner's bundle is taken first; each run refuses at most
@@ -267,13 +280,7 @@ func TestDecoysDoNotStarveThePartner(t *testing.T) {
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_refused: 5\n  quarantine_files: 3", us, uk)
 	w.send(us, uk, "real", "", map[string]string{"a.txt": "the partner's bundle"})
 	w.run(us, uk)
-	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
-	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range decoys {
-		p := filepath.Join(drop, fmt.Sprintf("0000-decoy-%02d.pgp", i))
-		must(t, os.WriteFile(p, []byte(strings.Repeat("decoy ", 100+i)), 0o644))
-		must(t, os.Chtimes(p, old, old))
-	}
+	plantDecoys(t, w, decoys, 0o644, func(i int) string { return strings.Repeat("decoy ", 100+i) })
 	var refused []int
 	for run := 0; run < 3; run++ {
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
@@ -328,13 +335,7 @@ func TestUnreadableDecoysAreBudgeted(t *testing.T) {
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_refused: 5", us, uk)
 	w.send(us, uk, "real", "", map[string]string{"a.txt": "the partner's bundle"})
 	w.run(us, uk)
-	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
-	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range decoys {
-		p := filepath.Join(drop, fmt.Sprintf("0000-decoy-%02d.pgp", i))
-		must(t, os.WriteFile(p, []byte("decoy"), 0o000))
-		must(t, os.Chtimes(p, old, old))
-	}
+	plantDecoys(t, w, decoys, 0o000, func(int) string { return "decoy" })
 	attempts := func() int {
 		n := 0
 		for _, r := range w.records(uk, audit.EvDownloaded) {
