@@ -307,7 +307,7 @@ func (w *walker) fingerprints(dst *[]string) field {
 		*dst = nil
 		for i, e := range v.Content {
 			s, err := text(e)
-			fp, ok := normalizeFingerprint(s)
+			fp, ok := NormalizeFingerprint(s)
 			if err == nil && !ok {
 				err = fmt.Errorf("%q is not a fingerprint (40 or 64 hex digits)", s)
 			}

@@ -158,9 +158,9 @@ func readPassphrase(path string) ([]byte, error) {
 	return b, nil
 }
 
-// normalizeFingerprint removes spaces, lowercases, and checks for 40 or 64
-// hex digits.
-func normalizeFingerprint(s string) (string, bool) {
+// NormalizeFingerprint removes spaces, lowercases, and checks for 40 or 64
+// hex digits (a v4 or a v6 key's fingerprint).
+func NormalizeFingerprint(s string) (string, bool) {
 	fp := strings.ToLower(strings.ReplaceAll(s, " ", ""))
 	if len(fp) != 40 && len(fp) != 64 {
 		return "", false

@@ -697,6 +697,9 @@ func (r *partnerRun) quarantineRoom(size int64) bool {
 	}
 	files, bytes := 0, int64(0)
 	for _, de := range ents {
+		if strings.HasPrefix(de.Name(), ".") {
+			continue // a temporary file, not evidence
+		}
 		if strings.HasSuffix(de.Name(), ".reason.json") {
 			files++
 		}

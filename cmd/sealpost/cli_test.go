@@ -938,3 +938,11 @@ func TestKeysGenerateIntoAFolderOthersControl(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysInspectBadPin: a mistyped --pin is a usage error naming it, not a
+// key that is "not pinned".
+func TestKeysInspectBadPin(t *testing.T) {
+	w := newCLIWorld(t, "")
+	ukFile := filepath.Join(filepath.Dir(w.parties[uk].dir), uk+".public.asc")
+	sealpost(t, "keys", "inspect", "--pin", "0123abc", ukFile).wantError(t, 2, `"0123abc" is not a fingerprint`)
+}

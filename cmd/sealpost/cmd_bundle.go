@@ -5,7 +5,7 @@ import (
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
-	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 func cmdBundle(e *env, args []string) error {
@@ -76,8 +76,8 @@ func cmdBundleOpen(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "verified %s bundle %s from %s (reference \"%s\", %d files) into %s\n",
-		m.Kind, m.ID, m.Sender, audit.Escape(m.Reference), len(m.Files), *out)
+	fmt.Fprintf(e.stdout, "verified %s bundle %s from %s (reference %s, %d files) into %s\n",
+		m.Kind, m.ID, m.Sender, safetext.Quote(m.Reference), len(m.Files), *out)
 	return nil
 }
 

@@ -54,7 +54,11 @@ func keepDir(dir string) error {
 	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
 		return usagef("--keep %s must be a new folder, or an empty folder of yours that others cannot write to", dir)
 	}
-	if ents, err := os.ReadDir(dir); err != nil || len(ents) > 0 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return usagef("--keep %s: %v", dir, err)
+	}
+	if len(ents) > 0 {
 		return usagef("--keep %s is not empty; give a new or empty folder", dir)
 	}
 	return nil

@@ -190,7 +190,11 @@ func cmdKeysInspect(e *env, args []string) error {
 			"encrypt or sign, or a pinned subkey that is not a back-signed signing subkey.")
 	var pins []string
 	fs.Func("pin", "a pinned fingerprint to check FILE against (repeat for several)", func(s string) error {
-		pins = append(pins, s)
+		fp, ok := config.NormalizeFingerprint(s)
+		if !ok {
+			return fmt.Errorf("%q is not a fingerprint (40 or 64 hex digits)", s)
+		}
+		pins = append(pins, fp)
 		return nil
 	})
 	rest, err := parse(fs, args)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sealpost/sealpost/internal/safetext"
 )
 
 // The SFTP client library reads a whole folder into memory before it
@@ -312,19 +314,11 @@ func (d *decoder) status() error {
 	case fxEOF:
 		return io.EOF
 	case fxNoSuchFile:
-		return fmt.Errorf("the server says %q: %w", truncate(msg, 200), fs.ErrNotExist)
+		return fmt.Errorf("the server says %q: %w", safetext.Cut(msg, 200), fs.ErrNotExist)
 	case fxPermissionDenied:
-		return fmt.Errorf("the server says %q: %w", truncate(msg, 200), fs.ErrPermission)
+		return fmt.Errorf("the server says %q: %w", safetext.Cut(msg, 200), fs.ErrPermission)
 	}
-	return fmt.Errorf("the server refused the listing: %q (status %d)", truncate(msg, 200), code)
-}
-
-// truncate cuts s to at most n bytes.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
+	return fmt.Errorf("the server refused the listing: %q (status %d)", safetext.Cut(msg, 200), code)
 }
 
 // dirEntry is a folder entry as READDIR describes it (lstat information).

@@ -31,17 +31,6 @@ func Invisible(r rune) bool {
 		unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
-// HasInvisible returns the first invisible rune in s (see Invisible), and
-// whether there is one.
-func HasInvisible(s string) (rune, bool) {
-	for _, r := range s {
-		if Invisible(r) {
-			return r, true
-		}
-	}
-	return 0, false
-}
-
 // MaxQuoted is the most bytes of a string that Quote shows.
 const MaxQuoted = 200
 
