@@ -85,6 +85,10 @@ func duplicateKeys(ents []*openpgp.Entity) []KeyFileProblem {
 // unpinnedUse reports what in e would be used although not pinned, and
 // pins on e's subkeys that count for nothing.
 func (p *Peer) unpinnedUse(e *openpgp.Entity) []KeyFileProblem {
+	if n := keyParts(e); n > maxKeyParts { // checking more would cost seconds, as in LoadPeer
+		return []KeyFileProblem{{Fingerprint: fingerprint(e),
+			Reason: fmt.Sprintf("holds %d subkeys, user ids and signatures, more than %d; remove it from the file, or export it with gpg --export-options export-clean", n, maxKeyParts)}}
+	}
 	var probs []KeyFileProblem
 	for i := range e.Subkeys {
 		sk := &e.Subkeys[i]

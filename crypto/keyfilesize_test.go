@@ -126,6 +126,11 @@ func TestKeyPartsBounded(t *testing.T) {
 	if _, err := LoadPeer(path, []string{fp}); !errors.Is(err, ErrKeyFileTooLarge) || !strings.Contains(err.Error(), fp) {
 		t.Fatalf("LoadPeer of a key with %d subkeys: %v; want ErrKeyFileTooLarge naming the key", maxKeyParts+1, err)
 	}
+	other, _ := withSubkeys(t, maxKeyParts) // unpinned beside a pinned key: check and keys inspect report it, unexamined
+	probs, err := CheckKeyFile(other, []string{strings.Repeat("0", 40)})
+	if err != nil || len(probs) != 1 || !strings.Contains(probs[0].Reason, "more than 256") {
+		t.Fatalf("CheckKeyFile of an unpinned key with %d subkeys: %v, %v; want one problem naming its size", maxKeyParts+1, probs, err)
+	}
 	path, fp = withSubkeys(t, 100)
 	peer, err := LoadPeer(path, []string{fp})
 	if err != nil {

@@ -376,8 +376,6 @@ func signingSubkeyError(sk *openpgp.Subkey) error {
 	case !sig.FlagsValid || !sig.FlagSign:
 		return fmt.Errorf("is not flagged for signing by its primary key %s; a pinned subkey counts only as a signing subkey",
 			hexFingerprint(sk.Primary.PrimaryKey))
-	case sig.EmbeddedSignature == nil:
-		return fmt.Errorf("has no back-signature for its primary key %s", hexFingerprint(sk.Primary.PrimaryKey))
 	}
 	return nil
 }

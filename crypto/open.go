@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -336,7 +335,7 @@ func classifySignature(err error, sel *openpgp.SignatureCandidate) error {
 // p's primary-pinned entities, k's own when k is a pinned signing subkey
 // of one of p's signer entities (whose primary key never verifies).
 func (p *Peer) signerPinned(k *openpgp.Key) (string, bool) {
-	fp := hex.EncodeToString(k.Entity.PrimaryKey.Fingerprint)
+	fp := fingerprint(k.Entity)
 	if slices.Contains(p.entities, k.Entity) {
 		return fp, p.pinned[fp]
 	}
