@@ -112,37 +112,27 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 	name := bundle.FileName(m, r.p.PGP.Armor)
 	var size int64
 	var sum string
-	fi, err := os.Stat(sent)
-	resumed := err == nil
-	if resumed && r.e.logged(audit.EvUploaded, r.id, meta.ID) {
+	if exists(sent) && r.e.logged(audit.EvUploaded, r.id, meta.ID) {
 		// Published and recorded before a crash took the claim's removal:
 		// the partner may have taken it off the drop already, so it is not
 		// sent again.
 		return dropClaim(claim)
 	}
-	if resumed {
-		size = fi.Size()
-		if sum, err = fileSHA256(sent); err != nil {
-			return &localError{err}
-		}
-		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.resume(ctx, d, sent, name, size) })
-	} else {
-		err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
-			// An earlier attempt kept the bundle in sent/ and may have
-			// published it too, its reply lost: the retry publishes those
-			// bytes (or finds them), never a new sealing of them.
-			if fi, err := os.Stat(sent); err == nil {
-				size = fi.Size()
-				if sum, err = fileSHA256(sent); err != nil {
-					return &localError{err}
-				}
-				return r.resume(ctx, d, sent, name, size)
+	err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+		// A bundle already in sent/ (kept by an earlier run or attempt,
+		// perhaps published too, its reply lost) is published as it is,
+		// never sealed again: the drop, sent/ and the log hold one version.
+		if fi, err := os.Stat(sent); err == nil {
+			size = fi.Size()
+			if sum, err = fileSHA256(sent); err != nil {
+				return &localError{err}
 			}
-			var serr error
-			size, sum, serr = r.sealAndUpload(ctx, d, claim, meta, m, sent, name)
-			return serr
-		})
-	}
+			return r.resume(ctx, d, sent, name, size)
+		}
+		var serr error
+		size, sum, serr = r.sealAndUpload(ctx, d, claim, meta, m, sent, name)
+		return serr
+	})
 	var unsafe *unsafeItemError
 	if errors.As(err, &unsafe) {
 		return r.failClaim(claim, meta.Item, unsafe.Error())
