@@ -276,10 +276,24 @@ func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
 	// An oversized file is refused whatever it holds: its name and size
 	// say it was refused before, with a reason kept or, past the
 	// quarantine quota (or as <name>.N), only logged.
-	return exists(filepath.Join(r.e.dirs.quarantine(r.id), ent.Name+".reason.json")) ||
+	return exists(filepath.Join(r.e.dirs.quarantine(r.id), ent.Name+".reason.json")) || r.refusedUnread(ent)
+}
+
+// refusedUnread reports whether the log records a refusal, for its size
+// (code limits), of a remote file of ent's name and size. The log is read
+// once per run, at the first oversized file, not once per file listed.
+func (r *partnerRun) refusedUnread(ent sftpdrop.Entry) bool {
+	key := func(bytes int64, name string) string { return fmt.Sprintf("%d %s", bytes, name) }
+	if r.refusedTooLarge == nil {
+		r.refusedTooLarge = map[string]bool{}
 		r.e.loggedWhere(func(l audit.Record) bool {
-			return l.Event == audit.EvRejected && l.Partner == r.id && l.File == ent.Name && l.Bytes == ent.Size && l.Code == "limits"
+			if l.Event == audit.EvRejected && l.Partner == r.id && l.Code == "limits" {
+				r.refusedTooLarge[key(l.Bytes, l.File)] = true
+			}
+			return false
 		})
+	}
+	return r.refusedTooLarge[key(ent.Size, ent.Name)]
 }
 
 // opened is a bundle that was opened, verified and unpacked into stage

@@ -32,6 +32,11 @@ type partnerRun struct {
 	res  *Result
 	drop *sftpdrop.Drop // dialled on first use
 
+	// refusedTooLarge holds "<bytes> <name>" of every remote file the log
+	// says was refused unread for its size; read from the log once, at
+	// the run's first oversized file (see refusedUnread).
+	refusedTooLarge map[string]bool
+
 	mu sync.Mutex // guards res and drop: claims are pushed concurrently
 }
 
