@@ -27,7 +27,7 @@ func FuzzAppend(f *testing.F) {
 		if len(text) == 0 || event == "" {
 			return
 		}
-		s := strings.Repeat(text, int(rep%(1<<18/uint32(len(text))+1)))
+		s := strings.Repeat(text, int(rep%(1<<18/uint32(len(text))))+1)
 		r := Record{Event: event, Outcome: OutcomeRejected, PeerLogHead: &LogHead{Seq: 1}}
 		members := append(textMembers(&r), &r.PeerLogHead.SHA256)
 		for i, p := range members {
