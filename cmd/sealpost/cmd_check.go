@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/sealpost/sealpost/exchange/check"
+	"github.com/sealpost/sealpost/check"
 )
 
 func cmdCheck(e *env, args []string) error {

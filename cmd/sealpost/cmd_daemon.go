@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/sealpost/sealpost/exchange"
-	"github.com/sealpost/sealpost/exchange/metrics"
+	"github.com/sealpost/sealpost/metrics"
 )
 
 func cmdDaemon(e *env, args []string) error {

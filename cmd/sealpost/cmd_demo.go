@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/sealpost/sealpost/exchange/demo"
+	"github.com/sealpost/sealpost/demo"
 )
 
 func cmdDemo(e *env, args []string) error {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealpost/sealpost/exchange/check"
+	"github.com/sealpost/sealpost/check"
 )
 
 // stranger is the unprivileged user (nobody) the tests give files to.

@@ -16,7 +16,7 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
-	"github.com/sealpost/sealpost/exchange/metrics"
+	"github.com/sealpost/sealpost/metrics"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
