@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/check"
+	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/internal/pgptest"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )

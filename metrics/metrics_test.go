@@ -16,8 +16,8 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
-	"github.com/sealpost/sealpost/metrics"
 	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/metrics"
 )
 
 const (
