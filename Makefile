@@ -5,6 +5,8 @@ GO      ?= go
 BIN     ?= bin/sealpost
 PKGS    := ./...
 FUZZTIME ?= 10s
+# staticcheck, pinned; `go run` fetches it through the module proxy once.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # make install: DESTDIR stages the files for a package; PREFIX is where
 # they will live. The configuration folder is never overwritten.
@@ -58,6 +60,7 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 	@! git grep -n 'InsecureIgnoreHostKey' -- '*.go' ':!**/*_test.go' || { echo 'InsecureIgnoreHostKey must never be used'; exit 1; }
 	@! git grep -n '"golang.org/x/crypto/openpgp' -- '*.go' ':!**/*_test.go' || { echo 'golang.org/x/crypto/openpgp is deprecated and unsafe'; exit 1; }
 

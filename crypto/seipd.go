@@ -155,6 +155,9 @@ func newSEIPD1(w io.Writer, key []byte) (*seipd1Writer, error) {
 	if _, err := w.Write([]byte{newFormatHeader(tagSEIPD)}); err != nil {
 		return nil, err
 	}
+	// SEIPDv1 is CFB by definition (RFC 9580 §5.13.1): the GnuPG 2.2
+	// partners read nothing else. Integrity comes from the MDC.
+	//lint:ignore SA1019 the OpenPGP format, not a choice: see above.
 	s := &seipd1Writer{w: w, cfb: cipher.NewCFBEncrypter(block, make([]byte, aes.BlockSize)), mdc: sha1.New(),
 		cur: newChunk(), made: 1, free: make(chan []byte, seipdBuffers)}
 	s.cur, s.skip = append(s.cur, 1), 1 // packet version

@@ -24,7 +24,7 @@ func TestOutboxDevices(t *testing.T) {
 	// /dev/zero and /dev/loop0's numbers: read, either would never end or
 	// would send a disk.
 	must(t, syscall.Mknod(filepath.Join(out, "zero"), syscall.S_IFCHR|0o600, int(1<<8|5)))
-	must(t, syscall.Mknod(filepath.Join(out, "disk"), syscall.S_IFBLK|0o600, int(7<<8|0)))
+	must(t, syscall.Mknod(filepath.Join(out, "disk"), syscall.S_IFBLK|0o600, int(7<<8)))
 	res := w.run(us, uk)
 	if res.Pushed != 0 || res.Failed != 2 {
 		t.Fatalf("pushed %d, failed %d; want the two devices failed, nothing sent", res.Pushed, res.Failed)
