@@ -69,7 +69,7 @@ func (r result) String() string {
 func sealpost(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := run(t.Context(), args, &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
 }
 
