@@ -29,12 +29,14 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	cfg, item := check.Load(path)
+	if cfg != nil {
+		if err := (partnerFlag{"partner", *partner}).check(cfg); err != nil {
+			return err
+		}
+	}
 	printItem(e, item)
 	if cfg == nil {
 		_, err := e.loadConfig() // the same error, for the exit status
-		return err
-	}
-	if err := (partnerFlag{"partner", *partner}).check(cfg); err != nil {
 		return err
 	}
 	r, err := check.Run(ctx, cfg, check.Options{Partner: *partner})

@@ -258,6 +258,8 @@ func hint(err error) string {
 		return "send the partner the public half of sftp.private_key and ask them to authorize it for this user"
 	case errors.Is(err, exchange.ErrLocked):
 		return "wait for the other run to finish; 'sealpost status' shows the queues"
+	case errors.As(err, &ue) && ue.cmd != nil && ue.cmd.run == nil && ue.cmd.name != "":
+		return fmt.Sprintf("usage: sealpost %s; run 'sealpost help %s' for its subcommands", ue.cmd.synopsis, ue.cmd.name)
 	case errors.As(err, &ue) && ue.cmd != nil && ue.cmd.name != "":
 		return fmt.Sprintf("usage: sealpost %s; run 'sealpost help %s' for the flags and examples", ue.cmd.synopsis, ue.cmd.name)
 	case errors.As(err, &ue):
