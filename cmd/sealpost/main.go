@@ -177,6 +177,8 @@ func dispatch(ctx context.Context, e *env, c *command, args []string) error {
 	return &usageError{fmt.Sprintf("unknown %s subcommand %q (have: %s)", c.name, args[0], c.words()), c}
 }
 
+// printUsage writes the top-level usage: the commands, examples, where the
+// configuration comes from and the exit statuses.
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: sealpost [-c|--config FILE] [--log-format text|json] [-v] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\ncommands:")
