@@ -20,6 +20,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -32,22 +33,30 @@ import (
 // binary is the sealpost command built once by TestMain.
 var binary string
 
+// TestMain makes the test binary answer as the sealpost command when the
+// scripts of testdata/script run it (testscript.Main), and otherwise builds
+// the binary once for the tests that signal or time a real process.
 func TestMain(m *testing.M) {
+	testscript.Main(withBinary{m}, map[string]func(){"sealpost": main})
+}
+
+// withBinary runs the tests with the sealpost binary built.
+type withBinary struct{ m *testing.M }
+
+func (w withBinary) Run() int {
 	dir, err := os.MkdirTemp("", "sealpost-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "sealpost")
 	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+		return 1
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return w.m.Run()
 }
 
 const (
@@ -69,7 +78,7 @@ func (r result) String() string {
 func sealpost(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
+	code := run(t.Context(), args, &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
 }
 

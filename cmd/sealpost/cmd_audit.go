@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,39 +15,16 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 )
 
-// auditCommands are the audit subcommands, each in its own cmd_audit_*.go.
-var auditCommands = map[string]func(e *env, args []string) error{
-	"verify":     cmdAuditVerify,
-	"list":       cmdAuditList,
-	"show":       cmdAuditShow,
-	"report":     cmdAuditReport,
-	"checkpoint": cmdAuditCheckpoint,
-}
-
-const auditNames = "verify, list, show, report, checkpoint"
-
-func cmdAudit(e *env, args []string) error {
-	if len(args) > 0 && isHelp(args[0]) {
-		subcommandHelp(e, "audit", [][2]string{
-			{"audit list [FILTERS] [--format table|json|csv]", "records; filters: --partner --bundle --since --until --event"},
-			{"audit show ID", "the whole story of one bundle"},
-			{"audit verify [--checkpoint FILE]", "check the hash chain (and that it holds a checkpoint's head)"},
-			{"audit checkpoint [-o FILE]", "write an OpenPGP-signed statement of the log's head"},
-			{"audit report --html FILE [--since T] [--until T]", "a self-contained HTML report (also --partner P)"},
-		}, "  sealpost audit list --partner uk-hmrc --since 7d\n"+
-			"  sealpost audit list --event overdue\n"+
-			"  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n"+
-			"  sealpost audit verify --dir /mnt/copy-of-audit --checkpoint cp.asc --key us-cbp.public.asc\n"+
-			"  sealpost audit report --html report.html --since 2026-11-01 --until 2026-11-30")
-		return nil
-	}
-	if len(args) == 0 {
-		return usagef("audit needs a subcommand: %s", auditNames)
-	}
-	if run, ok := auditCommands[args[0]]; ok {
-		return run(e, args[1:])
-	}
-	return usagef("unknown audit subcommand %q (have: %s)", args[0], auditNames)
+var auditCommand = &command{
+	name:     "audit",
+	summary:  "query, verify, checkpoint and report on the exchange log (audit verify|list|show|report|checkpoint)",
+	synopsis: "audit verify|list|show|report|checkpoint [FLAGS] [ARGS]",
+	examples: "  sealpost audit list --partner uk-hmrc --since 7d\n" +
+		"  sealpost audit list --event overdue\n" +
+		"  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n" +
+		"  sealpost audit verify --dir /mnt/copy-of-audit --checkpoint cp.asc --key us-cbp.public.asc\n" +
+		"  sealpost audit report -o report.html --since 2026-11-01 --until 2026-11-30",
+	subs: []*command{auditVerifyCommand, auditListCommand, auditShowCommand, auditReportCommand, auditCheckpointCommand},
 }
 
 // auditSource is the log an audit command reads and, when there is one,
@@ -114,12 +92,19 @@ func (f *flags) when() whenFlags {
 	}
 }
 
-func cmdAuditVerify(e *env, args []string) error {
-	fs := e.newFlags("audit verify", "audit verify [--dir FOLDER] [--checkpoint FILE [--key FILE [--fingerprint FP]]]",
-		"  sealpost audit verify\n"+
-			"  sealpost audit verify --dir /mnt/copy-of-audit   # a copy, without a configuration\n"+
-			"  sealpost audit verify --checkpoint checkpoint-20261127T020000Z-000000001234.asc\n"+
-			"  sealpost audit verify --dir audit --checkpoint cp.asc --key us-cbp.public.asc --fingerprint 1234...")
+var auditVerifyCommand = &command{
+	name:     "audit verify",
+	summary:  "check the hash chain (and that it holds a checkpoint's head)",
+	synopsis: "audit verify [--dir FOLDER] [--checkpoint FILE [--key FILE [--fingerprint FP]]]",
+	examples: "  sealpost audit verify\n" +
+		"  sealpost audit verify --dir /mnt/copy-of-audit   # a copy, without a configuration\n" +
+		"  sealpost audit verify --checkpoint checkpoint-20261127T020000Z-000000001234.asc\n" +
+		"  sealpost audit verify --dir audit --checkpoint cp.asc --key us-cbp.public.asc --fingerprint 1234...",
+	run: cmdAuditVerify,
+}
+
+func cmdAuditVerify(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	dir := fs.String("dir", "", "the audit folder to check (default: state_dir/audit of the configuration)")
 	cp := fs.String("checkpoint", "", "also check this signed checkpoint and that the log still holds its head")
 	key := fs.String("key", "", "with --checkpoint: the signer's public key file (default: our key from the configuration)")

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
 	"fmt"
 )
 
-func cmdAuditCheckpoint(e *env, args []string) error {
-	fs := e.newFlags("audit checkpoint", "audit checkpoint [-o FILE]",
-		"  sealpost audit checkpoint                 # into audit.checkpoint_dir\n"+
-			"  sealpost audit checkpoint -o - | mail -s 'sealpost checkpoint' auditor@example.org\n"+
-			"  gpg --verify checkpoint-20261127T020000Z-000000001234.asc   # anyone with our public key")
-	out := fs.String("o", "", "write the signed checkpoint to FILE (\"-\": standard output; default: audit.checkpoint_dir)")
+var auditCheckpointCommand = &command{
+	name:     "audit checkpoint",
+	summary:  "write an OpenPGP-signed statement of the log's head",
+	synopsis: "audit checkpoint [-o FILE]",
+	examples: "  sealpost audit checkpoint                 # into audit.checkpoint_dir\n" +
+		"  sealpost audit checkpoint -o - | mail -s 'sealpost checkpoint' auditor@example.org\n" +
+		"  gpg --verify checkpoint-20261127T020000Z-000000001234.asc   # anyone with our public key",
+	run: cmdAuditCheckpoint,
+}
+
+func cmdAuditCheckpoint(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
+	out := fs.output("write the signed checkpoint to `FILE` (\"-\": standard output; default: audit.checkpoint_dir)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,13 +17,20 @@ import (
 // of log records.
 var awaitedEvents = []string{"overdue", "awaited"}
 
-func cmdAuditList(e *env, args []string) error {
-	fs := e.newFlags("audit list", "audit list [--partner P] [--bundle ID] [--since T] [--until T] [--event E] [--format table|json|csv] [--dir FOLDER]",
-		"  sealpost audit list --partner uk-hmrc --since 2026-11-01 --until 2026-11-30\n"+
-			"  sealpost audit list --bundle 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60 --format json | jq .\n"+
-			"  sealpost audit list --event bundle.rejected,receipt.received --format csv > refused.csv\n"+
-			"  sealpost audit list --event bundle.       # every bundle.* event\n"+
-			"  sealpost audit list --event overdue       # bundles past their receipt_due or response_due")
+var auditListCommand = &command{
+	name:     "audit list",
+	summary:  "records; filters: --partner --bundle --since --until --event",
+	synopsis: "audit list [--partner P] [--bundle ID] [--since T] [--until T] [--event E] [--format table|json|csv] [--dir FOLDER]",
+	examples: "  sealpost audit list --partner uk-hmrc --since 2026-11-01 --until 2026-11-30\n" +
+		"  sealpost audit list --bundle 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60 --format json | jq .\n" +
+		"  sealpost audit list --event bundle.rejected,receipt.received --format csv > refused.csv\n" +
+		"  sealpost audit list --event bundle.       # every bundle.* event\n" +
+		"  sealpost audit list --event overdue       # bundles past their receipt_due or response_due",
+	run: cmdAuditList,
+}
+
+func cmdAuditList(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	partner := fs.String("partner", "", "only records about this partner")
 	bundleID := fs.String("bundle", "", "only records about this bundle (or answering it)")
 	event := fs.String("event", "", "only these events, comma-separated (\"bundle.\" for all bundle.* events);\n\"overdue\" or \"awaited\" lists bundles still waiting for a receipt or response")
@@ -143,10 +151,17 @@ func csvText(s string) string {
 	return s
 }
 
-func cmdAuditShow(e *env, args []string) error {
-	fs := e.newFlags("audit show", "audit show [--format text|json] [--dir FOLDER] ID",
-		"  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n"+
-			"  sealpost audit show --format json 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60")
+var auditShowCommand = &command{
+	name:     "audit show",
+	summary:  "the whole story of one bundle",
+	synopsis: "audit show [--format text|json] [--dir FOLDER] ID",
+	examples: "  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n" +
+		"  sealpost audit show --format json 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60",
+	run: cmdAuditShow,
+}
+
+func cmdAuditShow(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	format := fs.String("format", "text", "text, or json (the records, one object a line)")
 	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
 	rest, err := parse(fs, args)

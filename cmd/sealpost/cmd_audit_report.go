@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -8,12 +9,21 @@ import (
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
-func cmdAuditReport(e *env, args []string) error {
-	fs := e.newFlags("audit report", "audit report --html FILE [--since T] [--until T] [--partner P] [--dir FOLDER]",
-		"  sealpost audit report --html report.html\n"+
-			"  sealpost audit report --html nov.html --since 2026-11-01 --until 2026-11-30 --partner uk-hmrc\n"+
-			"  sealpost audit report --dir /mnt/copy-of-audit --html report.html   # without a configuration")
-	html := fs.String("html", "", "write the report to this file: one self-contained HTML page")
+var auditReportCommand = &command{
+	name:     "audit report",
+	summary:  "a self-contained HTML report",
+	synopsis: "audit report -o FILE [--since T] [--until T] [--partner P] [--dir FOLDER]",
+	examples: "  sealpost audit report -o report.html\n" +
+		"  sealpost audit report -o nov.html --since 2026-11-01 --until 2026-11-30 --partner uk-hmrc\n" +
+		"  sealpost audit report --dir /mnt/copy-of-audit -o report.html   # without a configuration\n" +
+		"--html FILE, a deprecated spelling of -o/--output, still works.",
+	run: cmdAuditReport,
+}
+
+func cmdAuditReport(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
+	html := fs.output("write the report to `FILE`: one self-contained HTML page (required)")
+	fs.deprecated("html", "output")
 	partner := fs.String("partner", "", "only this partner")
 	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
 	when := fs.when()
@@ -21,7 +31,7 @@ func cmdAuditReport(e *env, args []string) error {
 		return err
 	}
 	if *html == "" {
-		return usagef("audit report needs --html FILE")
+		return usagef("audit report needs -o FILE")
 	}
 	since, until, err := when.parse()
 	if err != nil {

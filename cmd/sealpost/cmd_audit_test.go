@@ -318,14 +318,14 @@ func TestAuditReport(t *testing.T) {
 	if !strings.Contains(string(html), "Chain BROKEN") {
 		t.Error("the report of a broken log does not say so")
 	}
-	p.cli(t, "audit", "report").wantError(t, 2, "needs --html")
+	p.cli(t, "audit", "report").wantError(t, 2, "needs -o FILE")
 	p.cli(t, "audit", "report", "--html", out, "--until", "soon").wantError(t, 2, "--until")
 }
 
 func TestAuditUsage(t *testing.T) {
 	for _, args := range [][]string{{"audit", "--help"}, {"audit", "list", "--help"}, {"audit", "show", "--help"},
 		{"audit", "verify", "--help"}, {"audit", "checkpoint", "--help"}, {"audit", "report", "--help"}} {
-		if r := sealpost(t, args...); r.code != 0 || !strings.Contains(r.stderr, "examples:") {
+		if r := sealpost(t, args...); r.code != 0 || !strings.Contains(r.stdout, "examples:") {
 			t.Errorf("sealpost %s: want exit 0 and examples, got %s", strings.Join(args, " "), r)
 		}
 	}

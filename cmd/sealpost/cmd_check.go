@@ -3,19 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/sealpost/sealpost/check"
 )
 
-func cmdCheck(e *env, args []string) error {
-	fs := e.newFlags("check", "check [--partner P]",
-		"  sealpost check                      # everything, before the first run and after each change\n"+
-			"  sealpost check --partner uk-hmrc    # one partner's keys, login and folders\n"+
-			"Marks: ✓ passed, ! works but needs attention (does not fail), ✗ failed.\n"+
-			"Exit 0 when nothing failed, 1 when a check failed, 2 when the configuration does not load.")
+var checkCommand = &command{
+	name:     "check",
+	summary:  "check configuration, keys, permissions, host keys and the drop",
+	synopsis: "check [--partner P]",
+	examples: "  sealpost check                      # everything, before the first run and after each change\n" +
+		"  sealpost check --partner uk-hmrc    # one partner's keys, login and folders\n" +
+		"Marks: ✓ passed, ! works but needs attention (does not fail), ✗ failed.\n" +
+		"Exit 0 when nothing failed, 1 when a check failed, 2 when the configuration does not load.",
+	run: cmdCheck,
+}
+
+func cmdCheck(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	partner := fs.String("partner", "", "only this partner")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -25,13 +29,16 @@ func cmdCheck(e *env, args []string) error {
 		return err
 	}
 	cfg, item := check.Load(path)
+	if cfg != nil {
+		if err := (partnerFlag{"partner", *partner}).check(cfg); err != nil {
+			return err
+		}
+	}
 	printItem(e, item)
 	if cfg == nil {
 		_, err := e.loadConfig() // the same error, for the exit status
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	r, err := check.Run(ctx, cfg, check.Options{Partner: *partner})
 	if err != nil {
 		return usagef("%v", err)

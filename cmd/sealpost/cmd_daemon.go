@@ -13,12 +13,19 @@ import (
 	"github.com/sealpost/sealpost/metrics"
 )
 
-func cmdDaemon(e *env, args []string) error {
-	fs := e.newFlags("daemon", "daemon",
-		"  sealpost --config /etc/sealpost/sealpost.yaml daemon\n"+
-			"  sealpost --log-format json daemon     # for journald or a log shipper\n"+
-			"  kill -HUP $(pidof sealpost)           # reload the configuration (systemctl reload sealpost)\n"+
-			"  curl -s http://127.0.0.1:9464/metrics # with metrics.listen set")
+var daemonCommand = &command{
+	name:     "daemon",
+	summary:  "run on the schedules until SIGINT/SIGTERM (SIGHUP reloads)",
+	synopsis: "daemon",
+	examples: "  sealpost --config /etc/sealpost/sealpost.yaml daemon\n" +
+		"  sealpost --log-format json daemon     # for journald or a log shipper\n" +
+		"  kill -HUP $(pidof sealpost)           # reload the configuration (systemctl reload sealpost)\n" +
+		"  curl -s http://127.0.0.1:9464/metrics # with metrics.listen set",
+	run: cmdDaemon,
+}
+
+func cmdDaemon(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -26,8 +33,6 @@ func cmdDaemon(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

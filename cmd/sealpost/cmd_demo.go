@@ -5,16 +5,22 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 
 	"github.com/sealpost/sealpost/demo"
 )
 
-func cmdDemo(e *env, args []string) error {
-	fs := e.newFlags("demo", "demo [--keep DIR]",
-		"  sealpost demo\n  sealpost demo --keep /tmp/sealpost-demo   # keep the world to look around")
+var demoCommand = &command{
+	name:     "demo",
+	summary:  "a full exchange with a built-in loopback partner",
+	synopsis: "demo [--keep DIR]",
+	examples: "  sealpost demo\n  sealpost demo --keep /tmp/sealpost-demo   # keep the world to look around",
+	run:      cmdDemo,
+}
+
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	keep := fs.String("keep", "", "build the world in DIR and keep it (default: a temporary folder, removed)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -29,8 +35,6 @@ func cmdDemo(e *env, args []string) error {
 	} else if err := keepDir(dir); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return demo.Run(ctx, dir, e.stdout)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,35 +16,32 @@ import (
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
-func cmdKeys(e *env, args []string) error {
-	if len(args) > 0 && isHelp(args[0]) {
-		subcommandHelp(e, "keys", [][2]string{
-			{"keys generate --id ID --out DIR [--expires-in D]", "make our OpenPGP key pair"},
-			{"keys inspect FILE", "fingerprints, algorithms, expiry of the keys in FILE"},
-		}, "  sealpost keys generate --id us-cbp --out /etc/sealpost/keys --expires-in 2y\n"+
-			"  sealpost keys inspect /etc/sealpost/keys/uk-hmrc.public.asc")
-		return nil
-	}
-	if len(args) == 0 {
-		return usagef("keys needs a subcommand: generate or inspect")
-	}
-	switch args[0] {
-	case "generate":
-		return cmdKeysGenerate(e, args[1:])
-	case "inspect":
-		return cmdKeysInspect(e, args[1:])
-	}
-	return usagef("unknown keys subcommand %q (have: generate, inspect)", args[0])
+var keysCommand = &command{
+	name:     "keys",
+	summary:  "generate or inspect OpenPGP keys",
+	synopsis: "keys generate|inspect [FLAGS] ARGS",
+	examples: "  sealpost keys generate --id us-cbp -o /etc/sealpost/keys --expires-in 2y\n" +
+		"  sealpost keys inspect /etc/sealpost/keys/uk-hmrc.public.asc",
+	subs: []*command{keysGenerateCommand, keysInspectCommand},
 }
 
-func cmdKeysGenerate(e *env, args []string) error {
-	fs := e.newFlags("keys generate", "keys generate --id ID --out DIR [--algo ed25519|rsa4096] [--expires-in D] [--passphrase-file FILE]",
-		"  sealpost keys generate --id us-cbp --out /etc/sealpost/keys\n"+
-			"  sealpost keys generate --id us-cbp --out keys --expires-in 2y --passphrase-file secrets/pgp-passphrase\n"+
-			"It writes ID.secret.asc (0600) and ID.public.asc, and prints the fingerprint the\n"+
-			"partner must pin. Keep the secret key and a backup of it offline; never send it.")
+var keysGenerateCommand = &command{
+	name:     "keys generate",
+	summary:  "make our OpenPGP key pair",
+	synopsis: "keys generate --id ID -o DIR [--algo ed25519|rsa4096] [--expires-in D] [--passphrase-file FILE]",
+	examples: "  sealpost keys generate --id us-cbp -o /etc/sealpost/keys\n" +
+		"  sealpost keys generate --id us-cbp -o keys --expires-in 2y --passphrase-file secrets/pgp-passphrase\n" +
+		"It writes ID.secret.asc (0600) and ID.public.asc, and prints the fingerprint the\n" +
+		"partner must pin. Keep the secret key and a backup of it offline; never send it.\n" +
+		"--out DIR, a deprecated spelling of -o/--output, still works.",
+	run: cmdKeysGenerate,
+}
+
+func cmdKeysGenerate(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	id := fs.String("id", "", "our party id (required)")
-	out := fs.String("out", "", "folder for the key files (required)")
+	out := fs.output("`DIR` for the key files (required)")
+	fs.deprecated("out", "output")
 	algo := fs.String("algo", "ed25519", "ed25519 (default) or rsa4096")
 	passFile := fs.String("passphrase-file", "", "protect the secret key with the passphrase in this file (then set identity.passphrase_file)")
 	expiresIn := fs.String("expires-in", "", "the key expires after this long: e.g. 2y, 365d, 8760h (default: never)")
@@ -52,7 +50,7 @@ func cmdKeysGenerate(e *env, args []string) error {
 		return err
 	}
 	if *id == "" || *out == "" || len(rest) > 0 {
-		return usagef("keys generate needs --id ID and --out DIR, and no other arguments")
+		return usagef("keys generate needs --id ID and -o DIR, and no other arguments")
 	}
 	if !config.ValidPartyID(*id) {
 		return usagef("--id %q is not a party id ([a-z0-9][a-z0-9-]{0,31})", *id)
@@ -145,7 +143,7 @@ func parseLifetime(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// checkKeysFolder refuses, before and after it is made, a --out folder that
+// checkKeysFolder refuses, before and after it is made, an --output folder that
 // another user controls: one that belongs, or sits below a folder that
 // belongs, to a user other than root and us, or that group or others may
 // write to, or sits below a folder they may write to, without the sticky
@@ -153,13 +151,13 @@ func parseLifetime(s string) (time.Duration, error) {
 // the public key we are about to send.
 func checkKeysFolder(dir string) error {
 	if err := config.CheckOwner(dir); err != nil {
-		return usagef("--out: %v", err)
+		return usagef("--output: %v", err)
 	}
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0 {
-		return usagef("--out: folder %s has mode %04o: others may replace the key files in it; run chmod go-w %s", dir, fi.Mode().Perm(), dir)
+		return usagef("--output: folder %s has mode %04o: others may replace the key files in it; run chmod go-w %s", dir, fi.Mode().Perm(), dir)
 	}
 	if open, mode := config.OpenFolder(dir); open != "" {
-		return usagef("--out: folder %s is below folder %s, which others may write to (mode %04o, no sticky bit) and rename it in; run chmod go-w %s",
+		return usagef("--output: folder %s is below folder %s, which others may write to (mode %04o, no sticky bit) and rename it in; run chmod go-w %s",
 			dir, open, mode, open)
 	}
 	return nil
@@ -179,15 +177,22 @@ func readPassphrase(path string) ([]byte, error) {
 	return pass, nil
 }
 
-func cmdKeysInspect(e *env, args []string) error {
-	fs := e.newFlags("keys inspect", "keys inspect [--pin FINGERPRINT]... FILE",
-		"  sealpost keys inspect keys/uk-hmrc.public.asc   # check the fingerprint with the partner before pinning it\n"+
-			"  sealpost keys inspect --pin 0123...cdef keys/uk-hmrc.public.asc\n"+
-			"  sealpost keys inspect /etc/sealpost/keys/us-cbp.secret.asc\n"+
-			"It fails when FILE holds a key twice (a key bound as a subkey by someone\n"+
-			"else's key), or, against the pins (--pin, else those of the partner whose\n"+
-			"public_key FILE is in the configuration), a key not pinned that could\n"+
-			"encrypt or sign, or a pinned subkey that is not a back-signed signing subkey.")
+var keysInspectCommand = &command{
+	name:     "keys inspect",
+	summary:  "fingerprints, algorithms, expiry of the keys in FILE",
+	synopsis: "keys inspect [--pin FINGERPRINT]... FILE",
+	examples: "  sealpost keys inspect keys/uk-hmrc.public.asc   # check the fingerprint with the partner before pinning it\n" +
+		"  sealpost keys inspect --pin 0123...cdef keys/uk-hmrc.public.asc\n" +
+		"  sealpost keys inspect /etc/sealpost/keys/us-cbp.secret.asc\n" +
+		"It fails when FILE holds a key twice (a key bound as a subkey by someone\n" +
+		"else's key), or, against the pins (--pin, else those of the partner whose\n" +
+		"public_key FILE is in the configuration), a key not pinned that could\n" +
+		"encrypt or sign, or a pinned subkey that is not a back-signed signing subkey.",
+	run: cmdKeysInspect,
+}
+
+func cmdKeysInspect(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	var pins []string
 	fs.Func("pin", "a pinned fingerprint to check FILE against (repeat for several)", func(s string) error {
 		fp, ok := config.NormalizeFingerprint(s)

@@ -3,15 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 )
 
-func cmdRun(e *env, args []string) error {
-	fs := e.newFlags("run", "run [--partner P] [--push-only | --pull-only]",
-		"  sealpost run                      # push and pull every partner once (for system cron)\n"+
-			"  sealpost run --partner uk-hmrc --pull-only")
+var runCommand = &command{
+	name:     "run",
+	summary:  "one exchange cycle now",
+	synopsis: "run [--partner P] [--push-only | --pull-only]",
+	examples: "  sealpost run                      # push and pull every partner once (for system cron)\n" +
+		"  sealpost run --partner uk-hmrc --pull-only",
+	run: cmdRun,
+}
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	partner := fs.String("partner", "", "only this partner")
 	pushOnly := fs.Bool("push-only", false, "only push (outbox → partner)")
 	pullOnly := fs.Bool("pull-only", false, "only pull (partner → inbox), and send the receipts it owes")
@@ -22,14 +26,12 @@ func cmdRun(e *env, args []string) error {
 		return usagef("--push-only and --pull-only exclude each other")
 	}
 	prog := e.progress()
-	eng, err := e.engine()
+	eng, err := e.engine(partnerFlag{"partner", *partner})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	eng.SetProgress(prog)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	results, err := eng.Run(ctx, runOptions(*partner, *pushOnly, *pullOnly))
 	for _, r := range results {
 		state := "ok"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,19 +11,32 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 )
 
-func cmdStatus(e *env, args []string) error {
-	fs := e.newFlags("status", "status [--partner P] [--json]",
-		"  sealpost status\n  sealpost status --partner uk-hmrc --json | jq .\n"+
-			"  sealpost status --json | jq '.[] | select(.awaiting_receipt[].overdue)'\n"+
-			"Shows per partner: queues, last successful push and pull, the last error, bundles\n"+
-			"awaiting a receipt or a response (and which are overdue), and the keys in use\n"+
-			"with their expiry (ROTATE SOON within 30 days).")
+var statusCommand = &command{
+	name:     "status",
+	summary:  "queues, last success, bundles awaiting receipts and responses",
+	synopsis: "status [--partner P] [--format text|json]",
+	examples: "  sealpost status\n  sealpost status --partner uk-hmrc --format json | jq .\n" +
+		"  sealpost status --format json | jq '.[] | select(.awaiting_receipt[].overdue)'\n" +
+		"Shows per partner: queues, last successful push and pull, the last error, bundles\n" +
+		"awaiting a receipt or a response (and which are overdue), and the keys in use\n" +
+		"with their expiry (ROTATE SOON within 30 days). --json, a deprecated spelling of\n" +
+		"--format json, still works.",
+	run: cmdStatus,
+}
+
+func cmdStatus(_ context.Context, e *env, args []string) error {
+	fs := e.newFlags()
 	partner := fs.String("partner", "", "only this partner")
-	asJSON := fs.Bool("json", false, "print JSON")
+	format := fs.String("format", "text", "text, or json")
+	fs.BoolFunc("json", "deprecated spelling of --format json", func(string) error { *format = audit.FormatJSON; return nil })
+	fs.hidden["json"] = true
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	eng, err := e.engine()
+	if *format != "text" && *format != audit.FormatJSON {
+		return usagef("--format %q is not text or json", *format)
+	}
+	eng, err := e.engine(partnerFlag{"partner", *partner})
 	if err != nil {
 		return err
 	}
@@ -31,7 +45,7 @@ func cmdStatus(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *format == audit.FormatJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(sts)

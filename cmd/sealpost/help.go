@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"strings"
+	"io"
 )
 
 // isHelp reports whether arg asks for help.
@@ -10,13 +10,17 @@ func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
-// subcommandHelp prints the subcommands of a command with examples, for
-// 'sealpost keys --help' and the like. usages pair a usage line with what
-// it does.
-func subcommandHelp(e *env, name string, usages [][2]string, examples string) {
-	fmt.Fprintf(e.stderr, "usage:\n")
-	for _, u := range usages {
-		fmt.Fprintf(e.stderr, "  sealpost %-50s %s\n", u[0], u[1])
+// groupHelp prints a group's subcommands with their usage lines and what
+// they do, and the group's examples ('sealpost keys --help'); for the top
+// level, the whole usage.
+func groupHelp(w io.Writer, c *command) {
+	if c.name == "" {
+		printUsage(w)
+		return
 	}
-	fmt.Fprintf(e.stderr, "\nexamples:\n%s\n\nRun 'sealpost %s SUBCOMMAND --help' for its flags.\n", strings.TrimRight(examples, "\n"), name)
+	fmt.Fprintf(w, "usage: sealpost %s\n\n%s\n\nsubcommands:\n", c.synopsis, c.summary)
+	for _, s := range c.subs {
+		fmt.Fprintf(w, "  sealpost %s\n      %s\n", s.synopsis, s.summary)
+	}
+	fmt.Fprintf(w, "\nexamples:\n%s\n\nRun 'sealpost help %s SUBCOMMAND' for its flags.\n", c.examples, c.name)
 }
