@@ -16,7 +16,7 @@ import (
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
-	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -227,7 +227,7 @@ func TestDeadlines(t *testing.T) {
 		}
 		setDownloadDeadline(t, w, "1s")
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
-		if !errors.Is(res.Err, sftpdrop.ErrDeadline) || !strings.Contains(res.Err.Error(), "sftp.download_deadline (1s)") {
+		if !errors.Is(res.Err, drop.ErrDeadline) || !strings.Contains(res.Err.Error(), "sftp.download_deadline (1s)") {
 			t.Fatalf("run error %v, want the download deadline", res.Err)
 		}
 		if res.Filed != 1 {
@@ -239,7 +239,7 @@ func TestDeadlines(t *testing.T) {
 		w.send(us, uk, "waits", "", map[string]string{"a.txt": "waits"})
 		w.run(us, uk)
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
-		if !errors.Is(res.Err, sftpdrop.ErrDeadline) || !strings.Contains(res.Err.Error(), "run_deadline (1s)") {
+		if !errors.Is(res.Err, drop.ErrDeadline) || !strings.Contains(res.Err.Error(), "run_deadline (1s)") {
 			t.Fatalf("run error %v, want the run deadline", res.Err)
 		}
 	})

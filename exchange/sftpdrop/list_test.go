@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/exchange/drop"
 )
 
 func TestListSkipsHostileAndNonRegular(t *testing.T) {
@@ -93,7 +95,7 @@ func TestListMissingFolderIsPermanent(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
 		_, _, err := d.List(context.Background(), srv.remote("no-such-folder"))
-		if !errors.Is(err, fs.ErrNotExist) || !IsPermanent(err) || !strings.Contains(err.Error(), "no-such-folder") {
+		if !errors.Is(err, fs.ErrNotExist) || !drop.IsPermanent(err) || !strings.Contains(err.Error(), "no-such-folder") {
 			t.Fatalf("List of a missing folder = %v, want a permanent not-exist error naming it", err)
 		}
 	})
