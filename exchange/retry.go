@@ -14,7 +14,8 @@ import (
 // Attempts for transient transfer faults within one run.
 const retryAttempts = 4
 
-// retryBase is the first backoff between attempts (the tests shorten it).
+// retryBase sets the backoff between attempts: the first wait is at least
+// retryBase and less than twice it (see backoff; the tests shorten it).
 var retryBase = 500 * time.Millisecond
 
 // retrier is the one retry of the program: every transfer with a

@@ -10,8 +10,9 @@ import (
 
 // Transport is what the engine needs of a partner's drop: list, download,
 // upload under a temporary name and publish, stat, remove and move. Paths
-// are slash-separated, as the configuration gives them. Every method stops
-// at once when its context ends. Implementations are pointers (the retry
+// are slash-separated, as the configuration gives them. Every method
+// refuses to start once its context has ended and stops at once when it
+// ends. Implementations are pointers (the retry
 // tells connections apart by identity) and are used from several
 // goroutines; errors are classified for the retry by drop.IsPermanent and
 // drop.IsAnswered. *sftpdrop.Drop is one.
