@@ -151,3 +151,22 @@ func TestRetryClassifiesAnyTransportsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBackoffRange: the wait before attempt n is in [retryBase·2ⁿ⁻¹,
+// retryBase·2ⁿ), as its comment says, and not always the same.
+func TestBackoffRange(t *testing.T) {
+	for n := 1; n < retryAttempts; n++ {
+		lo, hi := retryBase<<(n-1), retryBase<<n
+		seen := map[time.Duration]bool{}
+		for range 100 {
+			d := backoff(n)
+			if d < lo || d >= hi {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v)", n, d, lo, hi)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("backoff(%d) gave %v 100 times: no jitter", n, seen)
+		}
+	}
+}
