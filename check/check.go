@@ -438,9 +438,9 @@ func (c *checker) pushDir(ctx context.Context, p *config.Partner, d *sftpdrop.Dr
 	}
 	_, err = up.Write([]byte("sealpost check probe; safe to delete\n"))
 	if err == nil {
-		err = up.Close()
+		err = up.(*sftpdrop.Upload).Close() // sends the write: Commit would publish the probe
 	}
-	if aerr := up.Abort(); aerr != nil {
+	if aerr := up.Abort(context.WithoutCancel(ctx)); aerr != nil {
 		c.r.add(Warn, "remove "+probe+" on the drop by hand, and check that user "+p.SFTP.User+" may remove files there",
 			"partner %s: push_dir %s: the probe file could not be removed: %v", p.ID, dir, aerr)
 		return

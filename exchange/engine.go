@@ -20,7 +20,7 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
-	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -158,11 +158,11 @@ func (e *Engine) RunPartner(ctx context.Context, partner string, push, pull bool
 		return res
 	}
 	defer lock.release()
-	r := &partnerRun{e: e, id: partner, p: e.cfg.Partners[partner], peer: e.Peers[partner], res: &res}
+	r := e.newPartnerRun(partner, e.cfg.Partners[partner], &res)
 	defer r.close()
 	if d := r.p.RunDeadline; d > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("the run for %s took longer than run_deadline (%s): %w", partner, d, sftpdrop.ErrDeadline))
+		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("the run for %s took longer than run_deadline (%s): %w", partner, d, drop.ErrDeadline))
 		defer cancel()
 	}
 	res.Err = r.cycle(ctx, push, pull)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
-	"github.com/sealpost/sealpost/exchange/sftpdrop"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -76,7 +75,7 @@ func (r *partnerRun) claimOutbox(ctx context.Context) error {
 	if len(ready) == 0 {
 		return nil
 	}
-	if err := r.withRetry(ctx, func(*sftpdrop.Drop) error { return nil }); err != nil {
+	if err := r.withRetry(ctx, func(Transport) error { return nil }); err != nil {
 		return err
 	}
 	return r.claimItems(ctx, dir, ready)

@@ -18,7 +18,7 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
-	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -70,10 +70,10 @@ func (r *partnerRun) pull(ctx context.Context) error {
 }
 
 // listPull lists the pull folder; logSkipped records the names skipped.
-func (r *partnerRun) listPull(ctx context.Context, logSkipped bool) ([]sftpdrop.Entry, error) {
-	var entries []sftpdrop.Entry
-	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
-		var skipped []sftpdrop.Skipped
+func (r *partnerRun) listPull(ctx context.Context, logSkipped bool) ([]drop.Entry, error) {
+	var entries []drop.Entry
+	err := r.withRetry(ctx, func(d Transport) error {
+		var skipped []drop.Skipped
 		var err error
 		entries, skipped, err = d.List(ctx, r.p.SFTP.PullDir)
 		for _, s := range skipped {
@@ -93,7 +93,7 @@ func (r *partnerRun) listPull(ctx context.Context, logSkipped bool) ([]sftpdrop.
 // and keeps the entries whose size and modification time did not change:
 // a partner uploading under the final name is not taken half way. Our
 // clock times the wait, so the server's clock does not matter.
-func (r *partnerRun) settled(ctx context.Context, first []sftpdrop.Entry) ([]sftpdrop.Entry, error) {
+func (r *partnerRun) settled(ctx context.Context, first []drop.Entry) ([]drop.Entry, error) {
 	if r.p.PullSettle <= 0 || len(first) == 0 {
 		return first, nil
 	}
@@ -104,11 +104,11 @@ func (r *partnerRun) settled(ctx context.Context, first []sftpdrop.Entry) ([]sft
 	if err != nil {
 		return nil, err
 	}
-	was := make(map[string]sftpdrop.Entry, len(first))
+	was := make(map[string]drop.Entry, len(first))
 	for _, e := range first {
 		was[e.Name] = e
 	}
-	var out []sftpdrop.Entry
+	var out []drop.Entry
 	for _, e := range again {
 		if old, ok := was[e.Name]; ok && old.Size == e.Size && old.ModTime.Equal(e.ModTime) {
 			out = append(out, e)
@@ -120,7 +120,7 @@ func (r *partnerRun) settled(ctx context.Context, first []sftpdrop.Entry) ([]sft
 }
 
 // leave logs a file left on the drop for a later run, and why.
-func (r *partnerRun) leave(ent sftpdrop.Entry, why string) {
+func (r *partnerRun) leave(ent drop.Entry, why string) {
 	r.e.logger.Info("file left on the drop", "partner", r.id, "file", ent.Name, "why", why)
 	r.record(audit.Record{Event: evRemoteSkipped, File: ent.Name, Bytes: ent.Size, Outcome: audit.OutcomeOK, Detail: why}, nil)
 }
@@ -133,7 +133,7 @@ func (r *partnerRun) partnerName(name string) bool {
 
 // order puts the partner's bundle names first, then the rest; each group
 // oldest first (by the server's modification time), then by name.
-func (r *partnerRun) order(entries []sftpdrop.Entry) {
+func (r *partnerRun) order(entries []drop.Entry) {
 	sort.SliceStable(entries, func(i, j int) bool {
 		a, b := entries[i], entries[j]
 		if pa, pb := r.partnerName(a.Name), r.partnerName(b.Name); pa != pb {
@@ -147,9 +147,9 @@ func (r *partnerRun) order(entries []sftpdrop.Entry) {
 }
 
 // pullOne downloads one remote file, cleans it up on the drop, and files it.
-func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
+func (r *partnerRun) pullOne(ctx context.Context, ent drop.Entry) error {
 	if r.alreadyReceived(ent) {
-		if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(ctx, d, ent) }); err != nil {
+		if err := r.withRetry(ctx, func(d Transport) error { return r.afterPull(ctx, d, ent) }); err != nil {
 			return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 		}
 		return r.record(audit.Record{Event: evDuplicate, File: ent.Name, Bytes: ent.Size,
@@ -161,7 +161,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	local := filepath.Join(r.e.dirs.workIn(r.id), ent.Name)
 	var sum string
 	var early *opened
-	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+	err := r.withRetry(ctx, func(d Transport) error {
 		var err error
 		sum, early, err = r.downloadOpen(ctx, d, ent, local)
 		return err
@@ -169,7 +169,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if early != nil {
 		defer os.RemoveAll(early.stage)
 	}
-	if errors.Is(err, sftpdrop.ErrChanged) {
+	if errors.Is(err, drop.ErrChanged) {
 		r.leave(ent, fmt.Sprintf("changed while it was read (%v); left on the drop for a later run", err))
 		return nil
 	}
@@ -181,7 +181,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 	if err := r.record(audit.Record{Event: audit.EvDownloaded, File: ent.Name, Bytes: ent.Size, SHA256: sum}, nil); err != nil {
 		return err
 	}
-	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(ctx, d, ent) }); err != nil {
+	if err := r.withRetry(ctx, func(d Transport) error { return r.afterPull(ctx, d, ent) }); err != nil {
 		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
@@ -192,7 +192,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent sftpdrop.Entry) error {
 // must exceed limits.max_bytes: OpenPGP adds far less than 1% + 1 MiB to
 // uncompressed data (armour a third). A compressed bundle may be smaller
 // than its content, so Open's own bound still applies to what is fetched.
-func (r *partnerRun) oversized(ent sftpdrop.Entry) bool {
+func (r *partnerRun) oversized(ent drop.Entry) bool {
 	limit := addCapped(r.p.Limits.MaxBytes, r.p.Limits.MaxBytes/100+1<<20)
 	if strings.HasSuffix(ent.Name, ".asc") {
 		limit = addCapped(limit, limit/2)
@@ -213,18 +213,18 @@ func addCapped(a, b int64) int64 {
 // limits without storing it (it could fill the disk; it is only read
 // through a hash): the reason is kept in quarantine/, the partner gets a
 // rejected receipt, and the file is removed from the drop like any other.
-func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) error {
+func (r *partnerRun) refuseUnfetched(ctx context.Context, ent drop.Entry) error {
 	cause := fmt.Errorf("%s is %d bytes, more than limits.max_bytes (%d) allows; not kept", ent.Name, ent.Size, r.p.Limits.MaxBytes)
 	in := incoming{name: ent.Name, size: ent.Size}
 	h := sha256.New() // the receipt names the bytes refused: hash them, keep nothing
-	err := r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+	err := r.withRetry(ctx, func(d Transport) error {
 		h.Reset()
 		dctx, cancel := r.downloadDeadline(ctx, ent)
 		defer cancel()
 		_, err := d.DownloadListed(dctx, r.p.SFTP.PullDir, ent, h)
 		return err
 	})
-	if errors.Is(err, sftpdrop.ErrChanged) {
+	if errors.Is(err, drop.ErrChanged) {
 		r.leave(ent, fmt.Sprintf("changed while it was read (%v); left on the drop for a later run", err))
 		return nil
 	}
@@ -254,7 +254,7 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 		return err
 	}
 	r.res.Refused++
-	if err := r.withRetry(ctx, func(d *sftpdrop.Drop) error { return r.afterPull(ctx, d, ent) }); err != nil {
+	if err := r.withRetry(ctx, func(d Transport) error { return r.afterPull(ctx, d, ent) }); err != nil {
 		return fmt.Errorf("pull %s/%s: clean up: %w", r.id, ent.Name, err)
 	}
 	return nil
@@ -264,7 +264,7 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 // received before (it is in received/ or quarantine/, or, too large to
 // fetch, its refusal was logged): its removal from the drop failed or was
 // interrupted.
-func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
+func (r *partnerRun) alreadyReceived(ent drop.Entry) bool {
 	for _, dir := range []string{r.e.dirs.received(r.id), r.e.dirs.quarantine(r.id)} {
 		if fi, err := os.Lstat(filepath.Join(dir, ent.Name)); err == nil && fi.Size() == ent.Size {
 			return true
@@ -282,7 +282,7 @@ func (r *partnerRun) alreadyReceived(ent sftpdrop.Entry) bool {
 // refusedUnread reports whether the log records a refusal, for its size
 // (code limits), of a remote file of ent's name and size. The log is read
 // once per run, at the first oversized file, not once per file listed.
-func (r *partnerRun) refusedUnread(ent sftpdrop.Entry) bool {
+func (r *partnerRun) refusedUnread(ent drop.Entry) bool {
 	key := func(bytes int64, name string) string { return fmt.Sprintf("%d %s", bytes, name) }
 	if r.refusedTooLarge == nil {
 		r.refusedTooLarge = map[string]bool{}
@@ -308,7 +308,7 @@ type opened struct {
 // the data is read once. It returns no opened bundle when the download or
 // the open failed: then process opens the durable file again, as it always
 // did, and decides what the failure means.
-func (r *partnerRun) downloadOpen(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry, local string) (string, *opened, error) {
+func (r *partnerRun) downloadOpen(ctx context.Context, d Transport, ent drop.Entry, local string) (string, *opened, error) {
 	stage, err := r.newStage(ent.Name)
 	if err != nil {
 		return "", nil, err
@@ -359,7 +359,7 @@ func (l *lossyWriter) Write(p []byte) (int, error) {
 // download copies a remote file to work/<p>/in/<name> under a temporary
 // name, and to also, checks its size, fsyncs it and renames it into place.
 // It returns the SHA-256 of the bytes.
-func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry, local string, also io.Writer) (string, error) {
+func (r *partnerRun) download(ctx context.Context, d Transport, ent drop.Entry, local string, also io.Writer) (string, error) {
 	f, err := fsx.CreateTemp(local, 0o600)
 	if err != nil {
 		return "", &localError{fmt.Errorf("create %s: %w", local, err)}
@@ -384,16 +384,16 @@ func (r *partnerRun) download(ctx context.Context, d *sftpdrop.Drop, ent sftpdro
 }
 
 // downloadDeadline bounds one download of ent by sftp.download_deadline.
-func (r *partnerRun) downloadDeadline(ctx context.Context, ent sftpdrop.Entry) (context.Context, context.CancelFunc) {
+func (r *partnerRun) downloadDeadline(ctx context.Context, ent drop.Entry) (context.Context, context.CancelFunc) {
 	dl := r.p.SFTP.DownloadDeadline
-	return context.WithTimeoutCause(ctx, dl, fmt.Errorf("download of %s took longer than sftp.download_deadline (%s): %w", ent.Name, dl, sftpdrop.ErrDeadline))
+	return context.WithTimeoutCause(ctx, dl, fmt.Errorf("download of %s took longer than sftp.download_deadline (%s): %w", ent.Name, dl, drop.ErrDeadline))
 }
 
 // afterPull removes the remote file, or moves it to the configured folder,
 // unless it changed (size or modification time) since it was listed: a
 // partner still writing it would lose its bundle. Such a file is left on
 // the drop and logged; a later run sees it with its new size.
-func (r *partnerRun) afterPull(ctx context.Context, d *sftpdrop.Drop, ent sftpdrop.Entry) error {
+func (r *partnerRun) afterPull(ctx context.Context, d Transport, ent drop.Entry) error {
 	src := pathJoin(r.p.SFTP.PullDir, ent.Name)
 	fi, err := d.Stat(ctx, src)
 	if errors.Is(err, fs.ErrNotExist) {

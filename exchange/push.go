@@ -20,7 +20,6 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
-	"github.com/sealpost/sealpost/exchange/sftpdrop"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -118,7 +117,7 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 		// sent again.
 		return dropClaim(claim)
 	}
-	err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+	err = r.withRetry(ctx, func(d Transport) error {
 		// A bundle already in sent/ (kept by an earlier run or attempt,
 		// perhaps published too, its reply lost) is published as it is,
 		// never sealed again: the drop, sent/ and the log hold one version.
@@ -225,7 +224,7 @@ func (e *unsafeItemError) Unwrap() error { return e.err }
 // the whole bundle as the partner would and found exactly the plaintext
 // written does it publish both: sent/<id>.pgp, then the final name on the
 // drop after its size is checked.
-func (r *partnerRun) sealAndUpload(ctx context.Context, d *sftpdrop.Drop, claim string, meta claimMeta, m *bundle.Manifest, sent, name string) (int64, string, error) {
+func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim string, meta claimMeta, m *bundle.Manifest, sent, name string) (int64, string, error) {
 	var srcs []bundle.Source
 	if meta.Item != "" {
 		var err error
@@ -247,7 +246,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d *sftpdrop.Drop, claim 
 	committed := false
 	defer func() {
 		if !committed {
-			up.Abort()
+			up.Abort(context.WithoutCancel(ctx)) // a cancelled run still cleans up
 		}
 	}()
 
@@ -290,10 +289,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d *sftpdrop.Drop, claim 
 		return 0, "", &localError{err}
 	}
 	crashpoint("push.sealed")
-	if err := up.Close(); err != nil {
-		return 0, "", err
-	}
-	if err := up.Commit(counter.n); err != nil {
+	if err := up.Commit(ctx, counter.n); err != nil {
 		return 0, "", err
 	}
 	committed = true
@@ -391,7 +387,7 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 // resume publishes a bundle already durable in sent/ whose upload an
 // earlier run did not finish: done if the drop has it under its final name
 // with the right size, otherwise uploaded again from sent/.
-func (r *partnerRun) resume(ctx context.Context, d *sftpdrop.Drop, sent, name string, size int64) error {
+func (r *partnerRun) resume(ctx context.Context, d Transport, sent, name string, size int64) error {
 	final := pathJoin(r.p.SFTP.PushDir, name)
 	if fi, err := d.Stat(ctx, final); err == nil && fi.Size() == size {
 		return nil
@@ -406,15 +402,11 @@ func (r *partnerRun) resume(ctx context.Context, d *sftpdrop.Drop, sent, name st
 		return err
 	}
 	if _, err := io.Copy(up, f); err != nil {
-		up.Abort()
+		up.Abort(context.WithoutCancel(ctx))
 		return err
 	}
-	if err := up.Close(); err != nil {
-		up.Abort()
-		return err
-	}
-	if err := up.Commit(size); err != nil {
-		up.Abort()
+	if err := up.Commit(ctx, size); err != nil {
+		up.Abort(context.WithoutCancel(ctx))
 		return err
 	}
 	return nil

@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
+
+// The SFTP drop is a Transport.
+var _ Transport = (*sftpdrop.Drop)(nil)
 
 // retryRun is a partnerRun with only what withRetry needs: a partner
 // whose drop is the in-process SFTP server.
@@ -24,7 +31,7 @@ func retryRun(t *testing.T) *partnerRun {
 	t.Cleanup(func() { srv.Close() })
 	p := &config.Partner{ID: "uk", SFTP: config.SFTP{Address: srv.Addr, User: "sealpost",
 		PrivateKey: srv.ClientKey, KnownHosts: srv.KnownHosts, Timeout: 10 * time.Second}}
-	r := &partnerRun{e: &Engine{logger: slog.New(slog.DiscardHandler)}, id: p.ID, p: p}
+	r := (&Engine{logger: slog.New(slog.DiscardHandler)}).newPartnerRun(p.ID, p, &Result{})
 	t.Cleanup(r.close)
 	return r
 }
@@ -36,16 +43,16 @@ func retryRun(t *testing.T) *partnerRun {
 func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 	r := retryRun(t)
 	ctx := t.Context()
-	d1, err := r.conn(ctx)
+	d1, err := r.drop.conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bOnD1, aOnD2, bRetried := make(chan struct{}, 1), make(chan *sftpdrop.Drop, 1), make(chan *sftpdrop.Drop, 1)
+	bOnD1, aOnD2, bRetried := make(chan struct{}, 1), make(chan Transport, 1), make(chan Transport, 1)
 	aDone, aEnded, bEnded := make(chan error, 1), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(aEnded)
 		calls := 0
-		aDone <- r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+		aDone <- r.withRetry(ctx, func(d Transport) error {
 			calls++
 			if calls == 1 { // the connection breaks under A, once B is using it too
 				select {
@@ -71,8 +78,8 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 		})
 	}()
 	calls := 0
-	var d2 *sftpdrop.Drop
-	err = r.withRetry(ctx, func(d *sftpdrop.Drop) error {
+	var d2 Transport
+	err = r.withRetry(ctx, func(d Transport) error {
 		calls++
 		if calls == 1 {
 			if d != d1 {
@@ -100,5 +107,66 @@ func TestRetryResetsOnlyTheConnectionThatFailed(t *testing.T) {
 	}
 	if err := <-aDone; err != nil {
 		t.Fatalf("A's connection was closed by B's retry: %v", err)
+	}
+}
+
+// TestRetryClassifiesAnyTransportsErrors: the retry asks only the error
+// (drop.IsPermanent, drop.IsAnswered, isLocal, the context), so the plain
+// errors a transport on local folders returns are classified as the SFTP
+// drop's are: a missing file or refused permission is not retried, a size
+// mismatch is retried on a new connection, a reply the far side answered
+// is retried on the same one, and an ended run is not retried.
+func TestRetryClassifiesAnyTransportsErrors(t *testing.T) {
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, c := range []struct {
+		name       string
+		ctx        context.Context
+		err        error
+		calls, new int // attempts made; connections used
+	}{
+		{"missing file", t.Context(), &fs.PathError{Op: "open", Path: "/drop/a.pgp", Err: syscall.ENOENT}, 1, 1},
+		{"permission", t.Context(), &fs.PathError{Op: "rename", Path: "/drop/a.pgp", Err: syscall.EACCES}, 1, 1},
+		{"changed", t.Context(), fmt.Errorf("a.pgp: %w", drop.ErrChanged), 1, 1},
+		{"full disk", t.Context(), &fs.PathError{Op: "write", Path: "/in/a.pgp", Err: syscall.ENOSPC}, 1, 1},
+		{"size", t.Context(), fmt.Errorf("a.pgp: %w", drop.ErrSize), retryAttempts, retryAttempts},
+		{"answered", t.Context(), drop.Answered(io.ErrUnexpectedEOF), retryAttempts, 1},
+		{"ended run", ended, io.ErrUnexpectedEOF, 1, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := retryRun(t)
+			if _, err := r.drop.conn(t.Context()); err != nil { // dialled while the run was live
+				t.Fatal(err)
+			}
+			calls, used := 0, map[Transport]bool{}
+			err := r.withRetry(c.ctx, func(tr Transport) error {
+				calls++
+				used[tr] = true
+				return c.err
+			})
+			if !errors.Is(err, c.err) || calls != c.calls || len(used) != c.new {
+				t.Errorf("withRetry = %v after %d attempts on %d connections, want %v after %d on %d",
+					err, calls, len(used), c.err, c.calls, c.new)
+			}
+		})
+	}
+}
+
+// TestBackoffRange: the wait before attempt n is in [retryBase·2ⁿ⁻¹,
+// retryBase·2ⁿ), as its comment says, and not always the same.
+func TestBackoffRange(t *testing.T) {
+	for n := 1; n < retryAttempts; n++ {
+		lo, hi := retryBase<<(n-1), retryBase<<n
+		seen := map[time.Duration]bool{}
+		for range 100 {
+			d := backoff(n)
+			if d < lo || d >= hi {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v)", n, d, lo, hi)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("backoff(%d) gave %v 100 times: no jitter", n, seen)
+		}
 	}
 }

@@ -4,24 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"syscall"
-	"time"
-
-	"github.com/pkg/sftp"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
 )
-
-// Attempts for transient transfer faults within one run.
-const retryAttempts = 4
-
-// retryBase is the first backoff between attempts (the tests shorten it).
-var retryBase = 500 * time.Millisecond
 
 // partnerRun is one cycle for one partner, under that partner's lock.
 type partnerRun struct {
@@ -30,14 +20,14 @@ type partnerRun struct {
 	p    *config.Partner
 	peer *crypto.Peer
 	res  *Result
-	drop *sftpdrop.Drop // dialled on first use
+	drop *retrier // the connection to the partner's drop, dialled on first use
 
 	// refusedTooLarge holds "<bytes> <name>" of every remote file the log
 	// says was refused unread for its size; read from the log once, at
 	// the run's first oversized file (see refusedUnread).
 	refusedTooLarge map[string]bool
 
-	mu sync.Mutex // guards res and drop: claims are pushed concurrently
+	mu sync.Mutex // guards res: claims are pushed concurrently
 }
 
 // count updates the run's counts.
@@ -87,11 +77,8 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 	if rec.Time == "" {
 		rec.Time = r.e.now().UTC().Format(audit.TimeLayout) // the engine's one clock
 	}
-	r.mu.Lock()
-	d := r.drop
-	r.mu.Unlock()
-	if d != nil && rec.Host == "" {
-		rec.Host, rec.HostKey, rec.User = d.Address(), d.HostKey(), r.p.SFTP.User
+	if t := r.drop.current(); t != nil && rec.Host == "" {
+		rec.Host, rec.HostKey, rec.User = t.Address(), t.HostKey(), r.p.SFTP.User
 	}
 	if rec.Outcome == "" {
 		rec.Outcome = "ok"
@@ -111,35 +98,22 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 	return nil
 }
 
-// conn returns the connection to the partner's drop, dialling it on first
-// use.
-func (r *partnerRun) conn(ctx context.Context) (*sftpdrop.Drop, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.drop != nil {
-		return r.drop, nil
-	}
+// newPartnerRun returns the cycle for partner p, its results in res.
+func (e *Engine) newPartnerRun(id string, p *config.Partner, res *Result) *partnerRun {
+	r := &partnerRun{e: e, id: id, p: p, peer: e.Peers[id], res: res}
+	r.drop = newRetrier(r.dial, e.logger.With("partner", id))
+	return r
+}
+
+// dial connects to the partner's drop.
+func (r *partnerRun) dial(ctx context.Context) (Transport, error) {
 	s := r.p.SFTP
 	d, err := sftpdrop.Dial(ctx, sftpdrop.Config{Address: s.Address, User: s.User,
 		KeyFile: s.PrivateKey, KnownHosts: s.KnownHosts, Timeout: s.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("partner %s: connect to %s@%s: %w", r.id, s.User, s.Address, err)
 	}
-	r.drop = d
 	return d, nil
-}
-
-// reset closes d, a connection that failed, and forgets it if it is still
-// the current one, so that the next conn dials again. The push workers
-// share the connection: a worker whose operation failed on d must not close
-// the one another worker has dialled since.
-func (r *partnerRun) reset(d *sftpdrop.Drop) {
-	r.mu.Lock()
-	if r.drop == d {
-		r.drop = nil
-	}
-	r.mu.Unlock()
-	d.Close()
 }
 
 // localError marks a failure on our side of a transfer (a file that cannot
@@ -157,75 +131,10 @@ func isLocal(err error) bool {
 	return errors.As(err, &le) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// withRetry runs fn with a live connection, up to retryAttempts times:
-// after a transient fault it waits (see backoff), dials again when the
-// connection itself failed, and retries. Host-key and login failures,
-// other permanent errors, local errors and the end of ctx are returned at
-// once. It is the one retry of the program: every transfer goes through it.
-func (r *partnerRun) withRetry(ctx context.Context, fn func(d *sftpdrop.Drop) error) error {
-	var err error
-	for attempt := range retryAttempts {
-		if attempt > 0 {
-			r.e.logger.Warn("transfer failed, retrying", "partner", r.id, "attempt", attempt, "err", err)
-			if werr := sleepCtx(ctx, backoff(attempt)); werr != nil {
-				return errors.Join(err, werr)
-			}
-		}
-		var d *sftpdrop.Drop
-		if d, err = r.conn(ctx); err == nil {
-			if err = fn(d); err == nil {
-				return nil
-			}
-		}
-		if isLocal(err) || sftpdrop.IsPermanent(err) || ctx.Err() != nil {
-			return err
-		}
-		if d != nil && !serverAnswered(err) {
-			r.reset(d)
-		}
-	}
-	return err
-}
-
-// serverAnswered reports whether err is the server's reply to a request
-// (an SFTP status other than a lost connection), so the connection itself
-// still works and is kept for the other workers.
-func serverAnswered(err error) bool {
-	var se *sftp.StatusError
-	if !errors.As(err, &se) {
-		return false
-	}
-	code := se.FxCode()
-	return code != sftp.ErrSSHFxConnectionLost && code != sftp.ErrSSHFxNoConnection
-}
-
-// backoff is the wait before retry attempt n (1, 2, ...): drawn uniformly
-// from [c/2, c) with c = retryBase·2ⁿ, so that workers failing together do
-// not retry together.
-func backoff(n int) time.Duration {
-	ceil := retryBase << n
-	return ceil/2 + rand.N(ceil/2)
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// withRetry runs fn through the run's retrier (see retrier.do).
+func (r *partnerRun) withRetry(ctx context.Context, fn func(t Transport) error) error {
+	return r.drop.do(ctx, fn)
 }
 
 // close closes the run's connection, if any.
-func (r *partnerRun) close() {
-	r.mu.Lock()
-	d := r.drop
-	r.drop = nil
-	r.mu.Unlock()
-	if d != nil {
-		d.Close()
-	}
-}
+func (r *partnerRun) close() { r.drop.close() }

@@ -2,6 +2,7 @@ package exchange_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,7 +17,7 @@ import (
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
-	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -227,7 +228,7 @@ func TestDeadlines(t *testing.T) {
 		}
 		setDownloadDeadline(t, w, "1s")
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
-		if !errors.Is(res.Err, sftpdrop.ErrDeadline) || !strings.Contains(res.Err.Error(), "sftp.download_deadline (1s)") {
+		if !errors.Is(res.Err, drop.ErrDeadline) || !strings.Contains(res.Err.Error(), "sftp.download_deadline (1s)") {
 			t.Fatalf("run error %v, want the download deadline", res.Err)
 		}
 		if res.Filed != 1 {
@@ -239,7 +240,7 @@ func TestDeadlines(t *testing.T) {
 		w.send(us, uk, "waits", "", map[string]string{"a.txt": "waits"})
 		w.run(us, uk)
 		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
-		if !errors.Is(res.Err, sftpdrop.ErrDeadline) || !strings.Contains(res.Err.Error(), "run_deadline (1s)") {
+		if !errors.Is(res.Err, drop.ErrDeadline) || !strings.Contains(res.Err.Error(), "run_deadline (1s)") {
 			t.Fatalf("run error %v, want the run deadline", res.Err)
 		}
 	})
@@ -354,4 +355,41 @@ func TestUnreadableDecoysAreBudgeted(t *testing.T) {
 			t.Fatalf("after run %d: %d download attempts of unreadable decoys, want at most %d per run", run, got, budget)
 		}
 	}
+}
+
+// TestCancelledRunStopsAtOnce: a run cancelled while its upload is stalled
+// on the network returns at once with the cancellation, not when the
+// watchdog (sftp.timeout, 10s in the test world) gives up on the stall;
+// nothing half-uploaded is visible, and the next run finishes the work.
+func TestCancelledRunStopsAtOnce(t *testing.T) {
+	const watchdog = 10 * time.Second
+	srv, p := proxied(t, true, false)
+	w := newWorld(t, srv, "", us, uk)
+	queueTwoBig(w)
+	p.SetBudget(3 << 20) // the first bundle passes, the second stalls
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan exchange.Result, 1)
+	go func() { done <- w.sides[us].eng.RunPartner(ctx, uk, true, true) }()
+	for deadline := time.Now().Add(time.Minute); p.Faults() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stall never struck")
+		}
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case res := <-done:
+		if !errors.Is(res.Err, context.Canceled) {
+			t.Fatalf("cancelled run: %v, want context.Canceled", res.Err)
+		}
+	case <-time.After(watchdog / 4):
+		t.Fatalf("the cancelled run had not returned after %v (watchdog %v)", time.Since(start), watchdog)
+	}
+	checkNothingHalfVisible(t, w)
+	p.SetBudget(-1)
+	w.run(us, uk)
+	w.run(uk, us)
+	w.run(us, uk)
+	checkExactlyOnce(t, w)
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -78,8 +79,8 @@ func checkHostKeyError(t *testing.T, cfg Config, serverLine, wantText string) {
 	if !errors.Is(err, ErrHostKey) || !errors.As(err, &hk) {
 		t.Fatalf("Dial error = %v, want a *HostKeyError", err)
 	}
-	if !IsPermanent(err) {
-		t.Errorf("IsPermanent(%v) = false, want true: a host key error is never retried", err)
+	if !drop.IsPermanent(err) {
+		t.Errorf("drop.IsPermanent(%v) = false, want true: a host key error is never retried", err)
 	}
 	fp := ssh.FingerprintSHA256(keyFromLine(t, serverLine))
 	msg := err.Error()
@@ -117,7 +118,7 @@ func TestHostKeyTypeNotOffered(t *testing.T) {
 		cfg.KnownHosts = writeKnownHosts(t, otherKeyLine(t, cfg.Address, "ecdsa"))
 		err := dialOnce(cfg)
 		var hk *HostKeyError
-		if !errors.As(err, &hk) || !IsPermanent(err) {
+		if !errors.As(err, &hk) || !drop.IsPermanent(err) {
 			t.Fatalf("Dial error = %v, want a permanent *HostKeyError", err)
 		}
 		if hk.Key == nil || !strings.Contains(err.Error(), hk.Fingerprint()) || !strings.Contains(err.Error(), "ecdsa-sha2-nistp256") {
@@ -132,7 +133,7 @@ func TestHostKeyRevoked(t *testing.T) {
 	cfg.KnownHosts = writeKnownHosts(t, "@revoked "+srv.hostKeyLine, srv.hostKeyLine)
 	err := dialOnce(cfg)
 	var hk *HostKeyError
-	if !errors.As(err, &hk) || !hk.Revoked || !IsPermanent(err) || !strings.Contains(err.Error(), "revoked") {
+	if !errors.As(err, &hk) || !hk.Revoked || !drop.IsPermanent(err) || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("Dial error = %v, want a permanent revoked *HostKeyError", err)
 	}
 }
@@ -204,7 +205,7 @@ func TestWrongClientKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = dialOnce(cfg)
-		if !errors.Is(err, ErrAuth) || !IsPermanent(err) {
+		if !errors.Is(err, ErrAuth) || !drop.IsPermanent(err) {
 			t.Fatalf("Dial = %v, want a permanent ErrAuth", err)
 		}
 		if !strings.Contains(err.Error(), cfg.KeyFile) {
@@ -227,7 +228,7 @@ func TestPassphraseProtectedKeyRefused(t *testing.T) {
 	cfg.KeyFile = filepath.Join(t.TempDir(), "id_ed25519")
 	writeLocal(t, cfg.KeyFile, pem.EncodeToMemory(block))
 	_, err = Dial(context.Background(), cfg)
-	if !errors.Is(err, ErrConfig) || !IsPermanent(err) || !strings.Contains(err.Error(), "passphrase") {
+	if !errors.Is(err, ErrConfig) || !drop.IsPermanent(err) || !strings.Contains(err.Error(), "passphrase") {
 		t.Fatalf("Dial = %v, want a permanent ErrConfig about the passphrase", err)
 	}
 }
@@ -240,7 +241,7 @@ func TestMissingFilesAreConfigErrors(t *testing.T) {
 	} {
 		cfg := srv.cfg
 		mod(&cfg)
-		if _, err := Dial(context.Background(), cfg); !errors.Is(err, ErrConfig) || !IsPermanent(err) {
+		if _, err := Dial(context.Background(), cfg); !errors.Is(err, ErrConfig) || !drop.IsPermanent(err) {
 			t.Errorf("%s missing: Dial = %v, want permanent ErrConfig", name, err)
 		}
 	}

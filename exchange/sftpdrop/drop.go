@@ -19,6 +19,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/safetext"
 )
 
@@ -116,7 +117,7 @@ func (d *Drop) do(ctx context.Context, op, p string, fn func(kick func()) error)
 	if cause := d.failed(); cause != nil {
 		return fmt.Errorf("sftp %s %s on %s: %w (%v)", op, p, d.addr, cause, bounded{err})
 	}
-	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, bounded{err})
+	return fmt.Errorf("sftp %s %s on %s: %w", op, p, d.addr, markReply(bounded{err}))
 }
 
 // keepalive sends keepalive@openssh.com every timeout/2 and closes the
@@ -150,17 +151,6 @@ func (d *Drop) keepalive() {
 	}
 }
 
-// Entry is a bundle file waiting in a drop folder.
-type Entry struct {
-	Name    string
-	Size    int64
-	ModTime time.Time
-}
-
-// Skipped is a folder entry List refused to return, with the reason. Name is
-// the raw name from the server: print it quoted (%q).
-type Skipped struct{ Name, Reason string }
-
 // List returns the regular files in dir with final names (not starting with
 // '.', ending in .pgp or .asc), sorted by name: the first MaxEntries the
 // server lists. The folder is read page by page and reading stops after
@@ -169,7 +159,7 @@ type Skipped struct{ Name, Reason string }
 // final names are returned in skipped with a reason, as is the cut when the
 // listing is truncated. Hidden files (uploads in progress) and other names
 // are ignored silently.
-func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped []Skipped, err error) {
+func (d *Drop) List(ctx context.Context, dir string) (entries []drop.Entry, skipped []drop.Skipped, err error) {
 	var scanned, cut int
 	add := func(fi fs.FileInfo) {
 		if scanned++; scanned > MaxScanned {
@@ -179,7 +169,7 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 		switch {
 		case reason != "":
 			if len(skipped) < maxSkipped {
-				skipped = append(skipped, Skipped{Name: safetext.Cut(fi.Name(), maxSkippedName), Reason: reason})
+				skipped = append(skipped, drop.Skipped{Name: safetext.Cut(fi.Name(), maxSkippedName), Reason: reason})
 			} else {
 				cut++
 			}
@@ -201,10 +191,10 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	if cut > 0 {
-		skipped = append(skipped, Skipped{Reason: fmt.Sprintf("%d more entries not listed (at most %d files and %d skipped names are reported)", cut, MaxEntries, maxSkipped)})
+		skipped = append(skipped, drop.Skipped{Reason: fmt.Sprintf("%d more entries not listed (at most %d files and %d skipped names are reported)", cut, MaxEntries, maxSkipped)})
 	}
 	if !complete {
-		skipped = append(skipped, Skipped{Reason: fmt.Sprintf("listing truncated: reading stopped after %d entries", MaxScanned)})
+		skipped = append(skipped, drop.Skipped{Reason: fmt.Sprintf("listing truncated: reading stopped after %d entries", MaxScanned)})
 	}
 	return entries, skipped, nil
 }
@@ -212,12 +202,12 @@ func (d *Drop) List(ctx context.Context, dir string) (entries []Entry, skipped [
 // classify returns the entry for a wanted file, a reason for a refused one,
 // or neither for a name that is not ours to fetch. fi carries lstat
 // information, as SFTP READDIR does.
-func classify(fi fs.FileInfo) (*Entry, string) {
+func classify(fi fs.FileInfo) (*drop.Entry, string) {
 	name := fi.Name()
-	if reason := hostileReason(name); reason != "" {
+	if reason := drop.HostileReason(name); reason != "" {
 		return nil, reason
 	}
-	if !isFinalName(name) {
+	if !drop.IsFinalName(name) {
 		return nil, ""
 	}
 	switch mode := fi.Mode(); {
@@ -226,28 +216,28 @@ func classify(fi fs.FileInfo) (*Entry, string) {
 	case !mode.IsRegular():
 		return nil, "not a regular file"
 	}
-	return &Entry{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, ""
+	return &drop.Entry{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, ""
 }
 
 // Download copies dir/name into w using concurrent reads and returns the
-// byte count, which must equal the remote file's size (else ErrSize). It
+// byte count, which must equal the remote file's size (else drop.ErrSize). It
 // reads at most one byte more than that size, whatever the server sends.
 func (d *Drop) Download(ctx context.Context, dir, name string, w io.Writer) (int64, error) {
 	return d.download(ctx, path.Join(dir, name), nil, w)
 }
 
 // DownloadListed is Download for a file as List returned it: it fails with
-// ErrChanged, before or after reading, when the file's size or modification
+// drop.ErrChanged, before or after reading, when the file's size or modification
 // time is no longer what the listing said, or when it holds more bytes than
 // listed (a partner still uploading, a server serving without end). At most
 // ent.Size+1 bytes are read.
-func (d *Drop) DownloadListed(ctx context.Context, dir string, ent Entry, w io.Writer) (int64, error) {
+func (d *Drop) DownloadListed(ctx context.Context, dir string, ent drop.Entry, w io.Writer) (int64, error) {
 	return d.download(ctx, path.Join(dir, ent.Name), &ent, w)
 }
 
 // download reads the file at p into w, at most its size (listed, when
 // listed is set, else as stat gives it) plus one byte.
-func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Writer) (int64, error) {
+func (d *Drop) download(ctx context.Context, p string, listed *drop.Entry, w io.Writer) (int64, error) {
 	var n int64
 	err := d.do(ctx, "download", p, func(kick func()) error {
 		fi, err := d.sftp.Lstat(p)
@@ -261,7 +251,7 @@ func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Write
 			return err
 		}
 		if fi.Size() < 0 {
-			return fmt.Errorf("the server gives the file a negative size (%d): %w", fi.Size(), changedOr(listed, ErrSize))
+			return fmt.Errorf("the server gives the file a negative size (%d): %w", fi.Size(), changedOr(listed, drop.ErrSize))
 		}
 		f, err := d.sftp.Open(p)
 		if err != nil {
@@ -272,7 +262,7 @@ func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Write
 		capped := &capWriter{w: progress{w, kick}, left: fi.Size() + min(1, math.MaxInt64-fi.Size())}
 		n, err = f.WriteTo(capped)
 		if errors.Is(err, errPastSize) {
-			return fmt.Errorf("the server sent more than the file's %d bytes: %w", fi.Size(), changedOr(listed, ErrSize))
+			return fmt.Errorf("the server sent more than the file's %d bytes: %w", fi.Size(), changedOr(listed, drop.ErrSize))
 		}
 		if err != nil {
 			return err
@@ -283,7 +273,7 @@ func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Write
 			}
 		}
 		if n != fi.Size() {
-			return fmt.Errorf("received %d bytes of a %d-byte file: %w", n, fi.Size(), ErrSize)
+			return fmt.Errorf("received %d bytes of a %d-byte file: %w", n, fi.Size(), drop.ErrSize)
 		}
 		return nil
 	})
@@ -291,7 +281,7 @@ func (d *Drop) download(ctx context.Context, p string, listed *Entry, w io.Write
 }
 
 // recheck stats p again after a download and compares it with the listing.
-func (d *Drop) recheck(p string, listed *Entry) error {
+func (d *Drop) recheck(p string, listed *drop.Entry) error {
 	fi, err := d.sftp.Lstat(p)
 	if err != nil {
 		return fmt.Errorf("stat after reading: %w", err)
@@ -299,24 +289,24 @@ func (d *Drop) recheck(p string, listed *Entry) error {
 	return unchanged(listed, fi)
 }
 
-// unchanged returns an ErrChanged error when fi's size or modification time
+// unchanged returns a drop.ErrChanged error when fi's size or modification time
 // differs from the listing (nil listed: nothing to compare).
-func unchanged(listed *Entry, fi fs.FileInfo) error {
+func unchanged(listed *drop.Entry, fi fs.FileInfo) error {
 	switch {
 	case listed == nil:
 		return nil
 	case fi.Size() != listed.Size:
-		return fmt.Errorf("size is %d bytes, the listing said %d: %w", fi.Size(), listed.Size, ErrChanged)
+		return fmt.Errorf("size is %d bytes, the listing said %d: %w", fi.Size(), listed.Size, drop.ErrChanged)
 	case !fi.ModTime().Equal(listed.ModTime):
-		return fmt.Errorf("modified at %s, the listing said %s: %w", fi.ModTime().UTC().Format(time.RFC3339), listed.ModTime.UTC().Format(time.RFC3339), ErrChanged)
+		return fmt.Errorf("modified at %s, the listing said %s: %w", fi.ModTime().UTC().Format(time.RFC3339), listed.ModTime.UTC().Format(time.RFC3339), drop.ErrChanged)
 	}
 	return nil
 }
 
-// changedOr is ErrChanged for a listed file and other for a plain download.
-func changedOr(listed *Entry, other error) error {
+// changedOr is drop.ErrChanged for a listed file and other for a plain download.
+func changedOr(listed *drop.Entry, other error) error {
 	if listed != nil {
-		return ErrChanged
+		return drop.ErrChanged
 	}
 	return other
 }

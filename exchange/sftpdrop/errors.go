@@ -1,42 +1,33 @@
 package sftpdrop
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/safetext"
 )
 
-// Sentinel errors callers branch on.
+// Sentinel errors of the SFTP transport callers branch on; those every
+// transport shares (ErrName, ErrSize, ErrChanged, ErrDeadline) are in
+// package drop.
 var (
 	// ErrHostKey: the server's host key is unknown or does not match known_hosts. Never retried.
-	ErrHostKey = errors.New("sftp host key not trusted")
+	ErrHostKey = drop.Permanent(errors.New("sftp host key not trusted"))
 	// ErrAuth: the server refused our key. Never retried.
-	ErrAuth = errors.New("sftp login refused")
+	ErrAuth = drop.Permanent(errors.New("sftp login refused"))
 	// ErrConfig: the key file or known_hosts file cannot be used. Never retried.
-	ErrConfig = errors.New("sftp configuration unusable")
-	// ErrName: a file name given to Create is not a safe final name. Never retried.
-	ErrName = errors.New("unsafe drop file name")
+	ErrConfig = drop.Permanent(errors.New("sftp configuration unusable"))
 	// ErrTimeout: the server made no progress within Config.Timeout; the connection was closed.
 	ErrTimeout = errors.New("sftp server stalled")
-	// ErrSize: the byte count transferred differs from the expected or remote size.
-	ErrSize = errors.New("sftp transfer size mismatch")
-	// ErrChanged: a listed file changed (size, modification time, more
-	// bytes than listed) before or while it was read: it is still being
-	// written. Not retried within a run; the file is left for a later run.
-	ErrChanged = errors.New("remote file changed since it was listed")
-	// ErrDeadline: a download or a run took longer than its overall deadline.
-	ErrDeadline = errors.New("sftp transfer deadline passed")
 	// ErrClosed: the connection was closed by an earlier failure (wrapped
 	// beside it). Retried on a new connection, whatever that failure was.
-	ErrClosed = errors.New("connection already closed")
+	ErrClosed = drop.Transient(errors.New("connection already closed"))
 )
 
 // maxServerText bounds the text of an error that quotes the server.
@@ -108,28 +99,24 @@ func (e *HostKeyError) Is(target error) bool { return target == ErrHostKey }
 // Unwrap returns the underlying error.
 func (e *HostKeyError) Unwrap() error { return e.Err }
 
-// IsPermanent reports whether err must not be retried: host key and login
-// failures, unusable configuration, permission denied, a missing file or
-// folder (a configuration error), a file still changing, a passed deadline
-// and a cancelled context; never a connection closed by an earlier failure,
-// which a new connection may cure.
-func IsPermanent(err error) bool {
-	if err == nil || errors.Is(err, ErrClosed) {
-		return false
-	}
-	for _, target := range []error{
-		ErrHostKey, ErrAuth, ErrConfig, ErrName, ErrChanged, ErrDeadline,
-		fs.ErrPermission, fs.ErrNotExist,
-		context.Canceled, context.DeadlineExceeded,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
+// Permanent reports that a host key not trusted is never retried (see
+// drop.IsPermanent).
+func (e *HostKeyError) Permanent() bool { return true }
+
+// markReply marks an SFTP status reply for the retry (see drop.IsPermanent
+// and drop.IsAnswered): any reply but a lost connection leaves the
+// connection working; permission denied and no such file are permanent.
+// Other errors are returned as they are.
+func markReply(err error) error {
 	var se *sftp.StatusError
-	if errors.As(err, &se) {
-		code := se.FxCode()
-		return code == sftp.ErrSSHFxPermissionDenied || code == sftp.ErrSSHFxNoSuchFile
+	if !errors.As(err, &se) {
+		return err
 	}
-	return false
+	switch se.FxCode() {
+	case sftp.ErrSSHFxConnectionLost, sftp.ErrSSHFxNoConnection:
+		return err
+	case sftp.ErrSSHFxPermissionDenied, sftp.ErrSSHFxNoSuchFile:
+		return drop.Permanent(drop.Answered(err))
+	}
+	return drop.Answered(err)
 }

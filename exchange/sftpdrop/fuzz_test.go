@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sealpost/sealpost/exchange/drop"
 )
 
 // listed is a directory entry as a server lists it.
@@ -37,7 +39,7 @@ func FuzzHostileName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, mode uint32) {
 		ent, reason := classify(listed{name, fs.FileMode(mode)})
 		if ent == nil {
-			if reason == "" && hostileReason(name) != "" {
+			if reason == "" && drop.HostileReason(name) != "" {
 				t.Fatalf("%q refused without a reason", name)
 			}
 			return
@@ -49,7 +51,7 @@ func FuzzHostileName(f *testing.F) {
 			t.Fatalf("entry name %q for listed %q", ent.Name, name)
 		case !fs.FileMode(mode).IsRegular():
 			t.Fatalf("%q of mode %v would be fetched", name, fs.FileMode(mode))
-		case !utf8.ValidString(name), len(name) > maxNameBytes, strings.HasPrefix(name, "."):
+		case !utf8.ValidString(name), len(name) > drop.MaxNameBytes, strings.HasPrefix(name, "."):
 			t.Fatalf("%q would be fetched", name)
 		case !strings.HasSuffix(name, ".pgp") && !strings.HasSuffix(name, ".asc"):
 			t.Fatalf("%q is not a final name", name)

@@ -111,7 +111,7 @@ func upload(t testing.TB, d *Drop, dir, name string, data []byte) {
 	if _, err := io.Copy(u, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
-	if err := u.Commit(int64(len(data))); err != nil {
+	if err := u.Commit(context.Background(), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 }

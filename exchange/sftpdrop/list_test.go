@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/exchange/drop"
 )
 
 func TestListSkipsHostileAndNonRegular(t *testing.T) {
@@ -68,39 +70,6 @@ func TestListSkipsHostileAndNonRegular(t *testing.T) {
 	})
 }
 
-func TestHostileReason(t *testing.T) {
-	for name, want := range map[string]string{
-		"us_uk_request_0193b2c4.pgp":      "",
-		"ünïcode.asc":                     "",
-		"":                                "empty",
-		"a/b.pgp":                         "slash",
-		"/abs.pgp":                        "slash",
-		"..":                              `".."`,
-		"nul\x00.pgp":                     "control",
-		"c1\u0085.pgp":                    "control",
-		"rtl\u202egpj.pgp":                "control",
-		"lrm\u200e.pgp":                   "control",
-		"zwsp\u200b.pgp":                  "invisible",
-		"wj\u2060.pgp":                    "invisible",
-		"\ufeffbom.pgp":                   "invisible",
-		"soft\u00adhyphen.pgp":            "invisible",
-		"iso\u2066late.pgp":               "invisible",
-		"tag\U000e0041.pgp":               "invisible",
-		"mvs\u180e.pgp":                   "invisible",
-		"ls\u2028.pgp":                    "invisible",
-		"pua\ue000.pgp":                   "invisible",
-		"non\uffff.pgp":                   "invisible",
-		"vs\ufe0f.pgp":                    "invisible",
-		"filler\u3164.pgp":                "invisible",
-		strings.Repeat("x", 252) + ".pgp": "255 bytes",
-		"\xc3.pgp":                        "UTF-8",
-	} {
-		if got := hostileReason(name); !strings.Contains(got, want) || (want == "") != (got == "") {
-			t.Errorf("hostileReason(%q) = %q, want %q", name, got, want)
-		}
-	}
-}
-
 func TestListTruncatesAtMaxEntries(t *testing.T) {
 	srv := startSftpd(t)
 	srv.mkdir(t, "pull")
@@ -126,7 +95,7 @@ func TestListMissingFolderIsPermanent(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
 		_, _, err := d.List(context.Background(), srv.remote("no-such-folder"))
-		if !errors.Is(err, fs.ErrNotExist) || !IsPermanent(err) || !strings.Contains(err.Error(), "no-such-folder") {
+		if !errors.Is(err, fs.ErrNotExist) || !drop.IsPermanent(err) || !strings.Contains(err.Error(), "no-such-folder") {
 			t.Fatalf("List of a missing folder = %v, want a permanent not-exist error naming it", err)
 		}
 	})

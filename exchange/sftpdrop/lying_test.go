@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -51,13 +52,13 @@ func TestDownloadStopsAtTheListedSize(t *testing.T) {
 	}
 	var w countingWriter
 	n, err := d.DownloadListed(context.Background(), srv.remote("pull"), entries[0], &w)
-	if !errors.Is(err, ErrChanged) || !IsPermanent(err) || w.n > size || n > size {
-		t.Fatalf("DownloadListed of an endless file = %d bytes (%d written), %v; want at most %d and ErrChanged", n, w.n, err, size)
+	if !errors.Is(err, drop.ErrChanged) || !drop.IsPermanent(err) || w.n > size || n > size {
+		t.Fatalf("DownloadListed of an endless file = %d bytes (%d written), %v; want at most %d and drop.ErrChanged", n, w.n, err, size)
 	}
 	d = dial(t, srv.cfg)
 	w = countingWriter{}
-	if n, err := d.Download(context.Background(), srv.remote("pull"), "endless.pgp", &w); !errors.Is(err, ErrSize) || w.n > size {
-		t.Fatalf("Download of an endless file = %d bytes (%d written), %v; want at most %d and ErrSize", n, w.n, err, size)
+	if n, err := d.Download(context.Background(), srv.remote("pull"), "endless.pgp", &w); !errors.Is(err, drop.ErrSize) || w.n > size {
+		t.Fatalf("Download of an endless file = %d bytes (%d written), %v; want at most %d and drop.ErrSize", n, w.n, err, size)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/pkg/sftp"
+
+	"github.com/sealpost/sealpost/exchange/drop"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -31,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 		if _, err := io.Copy(u, bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
-		if err := u.Close(); err != nil {
+		if err := u.(*Upload).Close(); err != nil {
 			t.Fatal(err)
 		}
 		// Before Commit: only the hidden .part exists, and List ignores it.
@@ -46,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("List before Commit = %v, %v, %v; want nothing", entries, skipped, err)
 		}
 
-		if err := u.Commit(int64(len(data))); err != nil {
+		if err := u.Commit(context.Background(), int64(len(data))); err != nil {
 			t.Fatal(err)
 		}
 		assertMissing(t, srv.local("push", "."+name+".part"))
@@ -103,8 +105,8 @@ func TestDownloadChecksSize(t *testing.T) {
 		d := dial(t, srv.cfg)
 		w := &shrinker{path: file}
 		n, err := d.Download(context.Background(), srv.remote("pull"), "shrinks.pgp", w)
-		if !errors.Is(err, ErrSize) || IsPermanent(err) || n >= 8<<20 {
-			t.Fatalf("Download of a file cut short = %d bytes, %v; want a retryable ErrSize", n, err)
+		if !errors.Is(err, drop.ErrSize) || drop.IsPermanent(err) || n >= 8<<20 {
+			t.Fatalf("Download of a file cut short = %d bytes, %v; want a retryable drop.ErrSize", n, err)
 		}
 	})
 }

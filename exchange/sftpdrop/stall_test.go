@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/faultproxy"
 )
 
@@ -28,7 +29,7 @@ func viaProxy(t testing.TB, srv testServer, p *faultproxy.Proxy) Config {
 func checkBounded(t *testing.T, what string, err error, since time.Time) {
 	t.Helper()
 	elapsed := time.Since(since)
-	if !errors.Is(err, ErrTimeout) || IsPermanent(err) {
+	if !errors.Is(err, ErrTimeout) || drop.IsPermanent(err) {
 		t.Errorf("%s = %v, want a retryable ErrTimeout", what, err)
 	}
 	if elapsed > 2*stallTimeout {
@@ -70,10 +71,10 @@ func TestStalledServer(t *testing.T) {
 			start := time.Now()
 			_, err = io.Copy(u, bytes.NewReader(data))
 			if err == nil {
-				err = u.Commit(int64(len(data)))
+				err = u.Commit(context.Background(), int64(len(data)))
 			}
 			checkBounded(t, "upload", err, start)
-			if err := u.Commit(int64(len(data))); err == nil {
+			if err := u.Commit(context.Background(), int64(len(data))); err == nil {
 				t.Error("Commit succeeded after a failed write")
 			}
 			assertMissing(t, srv.local("push", "up.pgp"))
@@ -132,8 +133,78 @@ func TestCutConnectionThenRetry(t *testing.T) {
 			errs = append(errs, err)
 			p.SetBudget(-1) // healthy from now on
 		}
-		if len(errs) != 1 || IsPermanent(errs[0]) || !bytes.Equal(got.Bytes(), data) {
+		if len(errs) != 1 || drop.IsPermanent(errs[0]) || !bytes.Equal(got.Bytes(), data) {
 			t.Fatalf("errors %v (content equal %v), want one retryable cut, then the whole file", errs, bytes.Equal(got.Bytes(), data))
+		}
+	})
+}
+
+// TestCancelStopsAStalledCall: a run cancelled while one of its calls
+// waits on a stalled server stops at once with the context's error: the
+// call returns within a quarter of the watchdog's timeout, where the
+// watchdog alone would end it only after the whole timeout. An upload's
+// writes are bounded by the context given to Create, its commit and
+// abort by their own.
+func TestCancelStopsAStalledCall(t *testing.T) {
+	const watchdog = 10 * stallTimeout
+	calls := map[string]func(ctx context.Context, d *Drop, u drop.Upload, dir string) error{
+		"write": func(_ context.Context, _ *Drop, u drop.Upload, _ string) error {
+			_, err := u.Write(make([]byte, uploadBuffer)) // a full buffer is sent at once
+			return err
+		},
+		"commit": func(ctx context.Context, _ *Drop, u drop.Upload, _ string) error { return u.Commit(ctx, 0) },
+		"abort":  func(ctx context.Context, _ *Drop, u drop.Upload, _ string) error { return u.Abort(ctx) },
+		"stat": func(ctx context.Context, d *Drop, _ drop.Upload, dir string) error {
+			_, err := d.Stat(ctx, dir)
+			return err
+		},
+		"remove": func(ctx context.Context, d *Drop, _ drop.Upload, dir string) error {
+			return d.Remove(ctx, dir+"/x.pgp")
+		},
+		"rename": func(ctx context.Context, d *Drop, _ drop.Upload, dir string) error {
+			return d.Rename(ctx, dir+"/x.pgp", dir+"/y.pgp")
+		},
+		"list": func(ctx context.Context, d *Drop, _ drop.Upload, dir string) error {
+			_, _, err := d.List(ctx, dir)
+			return err
+		},
+	}
+	eachServer(t, func(t *testing.T, srv testServer) {
+		srv.mkdir(t, "push")
+		for name, call := range calls {
+			t.Run(name, func(t *testing.T) {
+				p := startProxy(t, srv.cfg.Address, false, -1)
+				cfg := viaProxy(t, srv, p)
+				cfg.Timeout = watchdog
+				d := dial(t, cfg)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				u, err := d.Create(ctx, srv.remote("push"), name+".pgp")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if name != "write" { // the .part is complete on the server
+					if err := u.(*Upload).Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p.SetBudget(0)
+				done := make(chan error, 1)
+				go func() { done <- call(ctx, d, u, srv.remote("push")) }()
+				for p.Faults() == 0 { // the call's request is held
+					time.Sleep(time.Millisecond)
+				}
+				start := time.Now()
+				cancel()
+				select {
+				case err := <-done:
+					if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+						t.Errorf("%s cancelled while stalled = %v, want context.Canceled", name, err)
+					}
+				case <-time.After(watchdog / 4):
+					t.Fatalf("%s cancelled while stalled had not returned after %v (watchdog %v)", name, time.Since(start), watchdog)
+				}
+			})
 		}
 	})
 }

@@ -9,19 +9,21 @@ import (
 	"path"
 
 	"github.com/pkg/sftp"
+
+	"github.com/sealpost/sealpost/exchange/drop"
 )
 
 // uploadBuffer is how much Upload gathers before sending it as concurrent
 // 32 KiB write requests: 64 of them, the client's limit of requests in flight.
 const uploadBuffer = 2 << 20
 
-// Upload is a file being written to dir/.<name>.part. Nothing appears under
-// the final name until Commit. After any error the upload is spoiled (a
-// failed concurrent write may leave a hole): the caller must Abort it.
-// An Upload is used by one goroutine at a time.
+// Upload is a file being written to dir/.<name>.part, a drop.Upload.
+// Nothing appears under the final name until Commit. After any error the
+// upload is spoiled (a failed concurrent write may leave a hole): the
+// caller must Abort it. An Upload is used by one goroutine at a time.
 type Upload struct {
 	d           *Drop
-	ctx         context.Context // once ended, no further operation but Abort starts
+	ctx         context.Context // Create's: bounds Write and Close; once ended, no further operation but Abort starts
 	part, final string
 	f           *sftp.File
 	buf         []byte
@@ -31,24 +33,26 @@ type Upload struct {
 
 // Create creates dir/.<name>.part afresh for writing. name must be a safe
 // final name (no slashes, not hidden, ending .pgp or .asc), else the error
-// wraps ErrName. A .part left by an earlier attempt is removed and a new
-// file created, never reopened: the server may still be carrying out
+// wraps drop.ErrName. A .part left by an earlier attempt is removed and a
+// new file created, never reopened: the server may still be carrying out
 // writes that attempt queued on a connection since abandoned, and they
-// must land in the old file, not in this upload. Once ctx ends, the
-// upload's next operation fails with its error instead of starting (the
-// one under way ends within the timeout), and Abort can still clean up.
-func (d *Drop) Create(ctx context.Context, dir, name string) (*Upload, error) {
-	if reason := hostileReason(name); reason != "" || !isFinalName(name) {
+// must land in the old file, not in this upload. ctx bounds the upload's
+// writes: once it ends, the write under way stops at once (the connection
+// is closed, as for every operation of the Drop) and the next fails with
+// its error instead of starting; Abort, given a live context, can still
+// clean up.
+func (d *Drop) Create(ctx context.Context, dir, name string) (drop.Upload, error) {
+	if reason := drop.HostileReason(name); reason != "" || !drop.IsFinalName(name) {
 		if reason == "" {
 			reason = "not a final bundle name (hidden, or not .pgp/.asc)"
 		}
-		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, ErrName)
+		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, drop.ErrName)
 	}
 	u := &Upload{d: d, ctx: ctx, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
 	if err := u.live(); err != nil {
 		return nil, err
 	}
-	err := d.do(context.Background(), "create", u.part, func(func()) error {
+	err := d.do(ctx, "create", u.part, func(func()) error {
 		var err error
 		u.f, err = d.createNew(u.part)
 		return err
@@ -119,7 +123,7 @@ func (u *Upload) flush() error {
 		u.buf = u.buf[:0]
 		return err
 	}
-	u.err = u.d.do(context.Background(), "write", u.part, func(func()) error {
+	u.err = u.d.do(u.ctx, "write", u.part, func(func()) error {
 		n, err := u.f.Write(u.buf)
 		u.written += int64(n)
 		return err
@@ -128,8 +132,9 @@ func (u *Upload) flush() error {
 	return u.err
 }
 
-// Close sends what is buffered and closes the remote file. It is called by
-// Commit; calling it again does nothing.
+// Close sends what is buffered and closes the remote file, both bounded by
+// the context given to Create. It is called by Commit; calling it again
+// does nothing.
 func (u *Upload) Close() error {
 	if u.f == nil {
 		return u.err
@@ -137,7 +142,7 @@ func (u *Upload) Close() error {
 	u.flush()
 	f := u.f
 	u.f = nil
-	err := u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
+	err := u.d.do(u.ctx, "close", u.part, func(func()) error { return f.Close() })
 	if u.err == nil {
 		u.err = err
 	}
@@ -145,12 +150,13 @@ func (u *Upload) Close() error {
 }
 
 // Commit closes the file, checks that the remote .part holds exactly size
-// bytes (else ErrSize), then renames it to the final name: atomically
+// bytes (else drop.ErrSize), then renames it to the final name: atomically
 // replacing with posix-rename@openssh.com when the server has it, else a
 // plain rename. If the rename fails but the final name already holds a file
 // of that size (a retried commit whose first reply was lost, or a server
 // refusing to overwrite), the upload counts as done and the .part is removed.
-func (u *Upload) Commit(size int64) error {
+// The close is bounded by the context given to Create, the rest by ctx.
+func (u *Upload) Commit(ctx context.Context, size int64) error {
 	if err := u.Close(); err != nil {
 		return err
 	}
@@ -158,10 +164,10 @@ func (u *Upload) Commit(size int64) error {
 		return err
 	}
 	if u.written != size {
-		u.err = fmt.Errorf("upload %s: wrote %d bytes, expected %d: %w", u.final, u.written, size, ErrSize)
+		u.err = fmt.Errorf("upload %s: wrote %d bytes, expected %d: %w", u.final, u.written, size, drop.ErrSize)
 		return u.err
 	}
-	return u.d.do(context.Background(), "commit", u.final, func(func()) error {
+	return u.d.do(ctx, "commit", u.final, func(func()) error {
 		fi, err := u.d.sftp.Stat(u.part)
 		if errors.Is(err, fs.ErrNotExist) {
 			return u.alreadyDone(size, err)
@@ -170,7 +176,7 @@ func (u *Upload) Commit(size int64) error {
 			return err
 		}
 		if fi.Size() != size {
-			return fmt.Errorf("%s holds %d bytes, expected %d: %w", u.part, fi.Size(), size, ErrSize)
+			return fmt.Errorf("%s holds %d bytes, expected %d: %w", u.part, fi.Size(), size, drop.ErrSize)
 		}
 		if err := u.d.rename(u.part, u.final); err != nil {
 			return u.alreadyDone(size, err)
@@ -192,16 +198,17 @@ func (u *Upload) alreadyDone(size int64, renameErr error) error {
 	return nil
 }
 
-// Abort closes the file if needed and removes the .part, also once the
-// upload's context has ended; a .part already gone is not an error.
-func (u *Upload) Abort() error {
+// Abort closes the file if needed and removes the .part, both bounded by
+// ctx, also once the context given to Create has ended; a .part already
+// gone is not an error.
+func (u *Upload) Abort(ctx context.Context) error {
 	if u.f != nil {
 		f := u.f
 		u.f = nil
-		u.d.do(context.Background(), "close", u.part, func(func()) error { return f.Close() })
+		u.d.do(ctx, "close", u.part, func(func()) error { return f.Close() })
 	}
 	if u.err == nil {
 		u.err = fmt.Errorf("upload %s aborted", u.final)
 	}
-	return u.d.Remove(context.Background(), u.part)
+	return u.d.Remove(ctx, u.part)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
 
@@ -25,14 +26,14 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			u.Write(data)
-			if err := u.Commit(int64(len(data)) + 1); !errors.Is(err, ErrSize) {
-				t.Fatalf("Commit with the wrong size = %v, want ErrSize", err)
+			if err := u.Commit(context.Background(), int64(len(data))+1); !errors.Is(err, drop.ErrSize) {
+				t.Fatalf("Commit with the wrong size = %v, want drop.ErrSize", err)
 			}
-			if err := u.Commit(int64(len(data))); !errors.Is(err, ErrSize) {
+			if err := u.Commit(context.Background(), int64(len(data))); !errors.Is(err, drop.ErrSize) {
 				t.Errorf("a spoiled upload committed: %v", err)
 			}
 			assertMissing(t, srv.local("push", "a.pgp"))
-			if err := u.Abort(); err != nil {
+			if err := u.Abort(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			assertMissing(t, srv.local("push", ".a.pgp.part"))
@@ -44,18 +45,18 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			u.Write(data)
-			if err := u.Close(); err != nil {
+			if err := u.(*Upload).Close(); err != nil {
 				t.Fatal(err)
 			}
 			// Something on the server cut the file short after we wrote it.
 			if err := os.Truncate(srv.local("push", ".b.pgp.part"), 10); err != nil {
 				t.Fatal(err)
 			}
-			if err := u.Commit(int64(len(data))); !errors.Is(err, ErrSize) || !strings.Contains(err.Error(), "holds 10 bytes") {
-				t.Fatalf("Commit of a short .part = %v, want ErrSize", err)
+			if err := u.Commit(context.Background(), int64(len(data))); !errors.Is(err, drop.ErrSize) || !strings.Contains(err.Error(), "holds 10 bytes") {
+				t.Fatalf("Commit of a short .part = %v, want drop.ErrSize", err)
 			}
 			assertMissing(t, srv.local("push", "b.pgp"))
-			if err := u.Abort(); err != nil {
+			if err := u.Abort(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			assertMissing(t, srv.local("push", ".b.pgp.part"))
@@ -85,19 +86,19 @@ func TestCreateNeverReopensALeftoverPart(t *testing.T) {
 			t.Fatal(err)
 		}
 		second.Write(data)
-		if err := second.Commit(int64(len(data))); err != nil {
+		if err := second.Commit(context.Background(), int64(len(data))); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := first.Write(randomBytes(t, uploadBuffer)); err != nil { // the late writes
 			t.Fatal(err)
 		}
-		first.Close()
+		first.(*Upload).Close()
 		got, err := os.ReadFile(srv.local("push", "a.pgp"))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("published file: %d bytes (err %v), equal to the retry's %v; want the retry's %d bytes",
 				len(got), err, bytes.Equal(got, data), len(data))
 		}
-		if err := first.Abort(); err != nil {
+		if err := first.Abort(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		assertMissing(t, srv.local("push", ".a.pgp.part"))
@@ -121,10 +122,10 @@ func TestUploadHonoursItsContext(t *testing.T) {
 	if _, err := u.Write(randomBytes(t, uploadBuffer)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Write after the context ended = %v, want context.Canceled", err)
 	}
-	if err := u.Commit(uploadBuffer); !errors.Is(err, context.Canceled) {
+	if err := u.Commit(context.Background(), uploadBuffer); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Commit after the context ended = %v, want context.Canceled", err)
 	}
-	if err := u.Abort(); err != nil {
+	if err := u.Abort(context.Background()); err != nil {
 		t.Fatalf("Abort after the context ended: %v", err)
 	}
 	assertMissing(t, srv.local("push", "a.pgp"))
@@ -143,8 +144,8 @@ func TestCreateRefusesUnsafeNames(t *testing.T) {
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
 	for _, name := range []string{"../x.pgp", "a/b.pgp", ".hidden.pgp", "plain.txt", "", "ctl\n.pgp"} {
-		if _, err := d.Create(context.Background(), srv.remote("push"), name); !errors.Is(err, ErrName) || !IsPermanent(err) {
-			t.Errorf("Create(%q) = %v, want permanent ErrName", name, err)
+		if _, err := d.Create(context.Background(), srv.remote("push"), name); !errors.Is(err, drop.ErrName) || !drop.IsPermanent(err) {
+			t.Errorf("Create(%q) = %v, want permanent drop.ErrName", name, err)
 		}
 	}
 }
@@ -152,7 +153,7 @@ func TestCreateRefusesUnsafeNames(t *testing.T) {
 func TestCreateInMissingFolder(t *testing.T) {
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
-		if _, err := d.Create(context.Background(), srv.remote("missing"), "a.pgp"); !IsPermanent(err) {
+		if _, err := d.Create(context.Background(), srv.remote("missing"), "a.pgp"); !drop.IsPermanent(err) {
 			t.Fatalf("Create in a missing folder = %v, want a permanent error", err)
 		}
 	})
@@ -200,13 +201,13 @@ func TestPlainRenameFallback(t *testing.T) {
 				t.Fatal(err)
 			}
 			u.Write(data)
-			if err := u.Commit(int64(len(data))); err == nil || errors.Is(err, ErrSize) {
+			if err := u.Commit(context.Background(), int64(len(data))); err == nil || errors.Is(err, drop.ErrSize) {
 				t.Fatalf("Commit onto a different file = %v, want the rename error", err)
 			}
 			if got, _ := os.ReadFile(srv.local("push", "other.pgp")); string(got) != "something else" {
 				t.Error("existing file was changed")
 			}
-			if err := u.Abort(); err != nil {
+			if err := u.Abort(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			assertMissing(t, srv.local("push", ".other.pgp.part"))
@@ -239,12 +240,12 @@ func TestCommitWhenServerRefusesRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Write([]byte("payload"))
-	err = u.Commit(7)
-	if !errors.Is(err, fs.ErrPermission) || !IsPermanent(err) {
+	err = u.Commit(context.Background(), 7)
+	if !errors.Is(err, fs.ErrPermission) || !drop.IsPermanent(err) {
 		t.Fatalf("Commit = %v, want a permanent permission error", err)
 	}
 	assertMissing(t, srv.local("push", "a.pgp"))
-	if err := u.Abort(); err != nil {
+	if err := u.Abort(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	assertMissing(t, srv.local("push", ".a.pgp.part"))
@@ -259,14 +260,14 @@ func TestCommitRetriedAfterSuccess(t *testing.T) {
 			t.Fatal(err)
 		}
 		u.Write([]byte("abc"))
-		if err := u.Commit(3); err != nil {
+		if err := u.Commit(context.Background(), 3); err != nil {
 			t.Fatal(err)
 		}
 		// The .part is gone; the final name holds the bytes: done again.
-		if err := u.Commit(3); err != nil {
+		if err := u.Commit(context.Background(), 3); err != nil {
 			t.Errorf("second Commit = %v, want nil", err)
 		}
-		if err := u.Abort(); err != nil {
+		if err := u.Abort(context.Background()); err != nil {
 			t.Errorf("Abort after Commit = %v", err)
 		}
 		if got, _ := os.ReadFile(srv.local("push", "twice.pgp")); string(got) != "abc" {

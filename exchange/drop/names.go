@@ -1,4 +1,4 @@
-package sftpdrop
+package drop
 
 import (
 	"strings"
@@ -7,21 +7,21 @@ import (
 	"github.com/sealpost/sealpost/internal/safetext"
 )
 
-// maxNameBytes is the longest file name accepted (NAME_MAX on common file systems).
-const maxNameBytes = 255
+// MaxNameBytes is the longest file name accepted (NAME_MAX on common file systems).
+const MaxNameBytes = 255
 
-// hostileReason returns why name is unsafe to use as a local or remote file
+// HostileReason returns why name is unsafe to use as a local or remote file
 // name, or "" when it is safe. It looks at the raw bytes only: besides
 // slashes, "..", invalid UTF-8 and lengths over NAME_MAX, it refuses every
 // character that does not show as itself (safetext.Invisible: controls,
 // bidirectional and other format characters such as U+200B, U+2060, U+FEFF
 // and U+00AD, separators, private-use characters, noncharacters), so that a
 // name cannot pass for another.
-func hostileReason(name string) string {
+func HostileReason(name string) string {
 	switch {
 	case name == "":
 		return "empty name"
-	case len(name) > maxNameBytes:
+	case len(name) > MaxNameBytes:
 		return "name longer than 255 bytes"
 	case !utf8.ValidString(name):
 		return "name is not valid UTF-8"
@@ -35,9 +35,9 @@ func hostileReason(name string) string {
 	return ""
 }
 
-// isFinalName reports whether a (safe) name is a bundle's final name on the
+// IsFinalName reports whether a (safe) name is a bundle's final name on the
 // drop: not hidden, ending in .pgp or .asc.
-func isFinalName(name string) bool {
+func IsFinalName(name string) bool {
 	return !strings.HasPrefix(name, ".") &&
 		(strings.HasSuffix(name, ".pgp") || strings.HasSuffix(name, ".asc"))
 }
