@@ -99,10 +99,10 @@ func rel(p string) string {
 }
 
 // checkDir looks at every folder of the drop path dir, from the root down,
-// without following it: each must be a folder, not a symbolic link. What it
-// returns is the lstat of dir itself. The folders are looked at again by
-// each open below os.Root, which keeps a folder swapped for a link since
-// inside the root.
+// without following it: each must be a folder, not a symbolic link. It
+// returns the lstat of dir itself. A folder swapped for a link after this
+// look can only lead elsewhere inside the root: os.Root keeps every open
+// below it.
 func (d *Drop) checkDir(dir string) (fs.FileInfo, error) {
 	fi, err := d.root.Lstat(".")
 	if err != nil || rel(dir) == "." {
