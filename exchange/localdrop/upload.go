@@ -136,23 +136,24 @@ func (u *Upload) Commit(ctx context.Context, size int64) error {
 	return nil
 }
 
-// closePart syncs, checks and closes the .part file.
+// closePart syncs and closes the .part file, then checks its size and that
+// its name still leads to it.
 func (u *Upload) closePart(size int64) error {
 	f := u.f
 	u.f = nil
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return u.d.errorf("sync", u.part, err)
+	err := f.Sync()
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
 	}
-	fi, err := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return u.d.errorf("stat", u.part, err)
+		return u.d.errorf("sync and close", u.part, err)
 	}
 	if u.written != size || fi.Size() != size {
 		return u.d.errorf("commit", u.final, fmt.Errorf("wrote %d bytes (%d on disk), expected %d: %w", u.written, fi.Size(), size, drop.ErrSize))
-	}
-	if err := f.Close(); err != nil {
-		return u.d.errorf("close", u.part, err)
 	}
 	// The name must still be the file written, not a link or file put in its place.
 	lfi, err := u.d.root.Lstat(rel(u.part))
