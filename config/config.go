@@ -89,7 +89,8 @@ type Partner struct {
 	ID           string
 	PublicKey    string   // absolute path of the partner's OpenPGP public key(s)
 	Fingerprints []string // lowercase hex without spaces, 40 or 64 digits each
-	SFTP         SFTP
+	SFTP         SFTP     // the partner hosts the drop; unused when Local is set
+	Local        *Local   // we host the drop on this machine; nil when it is reached over SFTP
 	Schedule     Schedule
 	PGP          PGP
 	Limits       Limits
@@ -113,6 +114,34 @@ type SFTP struct {
 	Timeout    time.Duration // dial, handshake and each operation; default 30s
 	// DownloadDeadline bounds one download as a whole; default 1h.
 	DownloadDeadline time.Duration
+}
+
+// Local is a partner's drop hosted on this machine: folders the partner
+// reaches through our sshd, which sealpost reads and writes directly.
+type Local struct {
+	Root      string // absolute folder holding the drop's folders; every folder below lies inside it
+	PushDir   string // folder our bundles go to, slash-separated, relative to Root ("." for Root)
+	PullDir   string // folder the partner's bundles wait in, relative to Root
+	AfterPull string // "delete" (default) or "move"
+	MoveDir   string // folder relative to Root when AfterPull is "move"
+}
+
+// Folders are a partner's drop folders as its transport takes them,
+// whichever transport that is.
+type Folders struct {
+	PushDir   string // our bundles go here
+	PullDir   string // the partner's bundles wait here
+	AfterPull string // "delete" or "move"
+	MoveDir   string // when AfterPull is "move"
+}
+
+// Folders returns the drop folders of the partner's transport: the local
+// ones (relative to Local.Root) when Local is set, else the SFTP ones.
+func (p *Partner) Folders() Folders {
+	if p.Local != nil {
+		return Folders{PushDir: p.Local.PushDir, PullDir: p.Local.PullDir, AfterPull: p.Local.AfterPull, MoveDir: p.Local.MoveDir}
+	}
+	return Folders{PushDir: p.SFTP.PushDir, PullDir: p.SFTP.PullDir, AfterPull: p.SFTP.AfterPull, MoveDir: p.SFTP.MoveDir}
 }
 
 // Schedule holds cron specs as written; "" means not scheduled.

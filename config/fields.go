@@ -46,6 +46,7 @@ func (w *walker) partnerFields(p *Partner) fields {
 		"public_key":   w.path(&p.PublicKey, checkTrustedFile),
 		"fingerprints": w.fingerprints(&p.Fingerprints),
 		"sftp":         w.sftp(&p.SFTP),
+		"local":        w.local(p),
 		"schedule":     w.section(w.scheduleFields(&p.Schedule)),
 		"pgp":          w.section(w.pgpFields(&p.PGP)),
 		"limits":       w.section(w.limitsFields(&p.Limits)),
@@ -65,9 +66,20 @@ func (w *walker) sftpFields(s *SFTP) fields {
 		"known_hosts":       w.path(&s.KnownHosts, checkTrustedFile),
 		"push_dir":          w.str(&s.PushDir),
 		"pull_dir":          w.str(&s.PullDir),
-		"after_pull":        w.afterPull(s),
+		"after_pull":        w.afterPull(&s.AfterPull, &s.MoveDir, "/remote/folder"),
 		"timeout":           w.duration(&s.Timeout, time.Second),
 		"download_deadline": w.duration(&s.DownloadDeadline, time.Second),
+	}
+}
+
+// localFields decode the local section as written; dirs holds the folders
+// as given, resolved against the root by local.
+func (w *walker) localFields(l *Local, dirs *localDirs) fields {
+	return fields{
+		"root":       w.path(&l.Root, nil),
+		"push_dir":   w.str(&dirs.push),
+		"pull_dir":   w.str(&dirs.pull),
+		"after_pull": w.afterPull(&l.AfterPull, &dirs.move, "folder"),
 	}
 }
 
@@ -275,19 +287,20 @@ func (w *walker) address(dst *string) field {
 	})
 }
 
-// afterPull reads "delete" or "move:/remote/folder".
-func (w *walker) afterPull(s *SFTP) field {
+// afterPull reads "delete" or "move:<folder>" into how and dir; example
+// shows a folder in the error.
+func (w *walker) afterPull(how, dir *string, example string) field {
 	return func(key string, _ int, v *yaml.Node) error {
 		val, err := text(v)
 		if err == nil {
-			dir, isMove := strings.CutPrefix(val, "move:")
+			d, isMove := strings.CutPrefix(val, "move:")
 			switch {
 			case val == "delete":
-				s.AfterPull, s.MoveDir = "delete", ""
-			case isMove && dir != "":
-				s.AfterPull, s.MoveDir = "move", dir
+				*how, *dir = "delete", ""
+			case isMove && d != "":
+				*how, *dir = "move", d
 			default:
-				err = fmt.Errorf("%q is not \"delete\" or \"move:/remote/folder\"", val)
+				err = fmt.Errorf("%q is not \"delete\" or \"move:%s\"", val, example)
 			}
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -152,7 +153,11 @@ func (w *walker) partners(ps map[string]*Partner) field {
 				return w.errf(k.Line, key, "%q is not a valid party id %s", k.Value, partyIDRule)
 			}
 			p := newPartner(k.Value)
-			if _, err := w.decodeSection(key, k.Line, v, w.partnerFields(p), "public_key", "fingerprints", "sftp"); err != nil {
+			keys, err := w.decodeSection(key, k.Line, v, w.partnerFields(p), "public_key", "fingerprints")
+			if err != nil {
+				return err
+			}
+			if err := w.oneTransport(key, k.Line, keys); err != nil {
 				return err
 			}
 			ps[p.ID] = p
@@ -200,6 +205,99 @@ func (w *walker) sftp(s *SFTP) field {
 		}
 		return nil
 	}
+}
+
+// oneTransport checks that a partner has exactly one of sftp (the partner
+// hosts the drop) and local (we host it).
+func (w *walker) oneTransport(path string, line int, keys map[string]*yaml.Node) error {
+	s, l := keys["sftp"], keys["local"]
+	switch {
+	case s != nil && l != nil:
+		later := max(s.Line, l.Line)
+		return w.errf(later, path, "sftp and local are both set; keep one (sftp: the partner hosts the drop; local: we host it)")
+	case s == nil && l == nil:
+		return w.errf(line, join(path, "sftp"), "required key is missing (or local, when we host the drop on this machine)")
+	}
+	return nil
+}
+
+// localDirs are the folders of a local section as written, before they
+// are resolved against its root.
+type localDirs struct{ push, pull, move string }
+
+// local decodes a partner's local section: the folders are resolved
+// against root (or root is found as the deepest folder holding them) and
+// kept relative to it.
+func (w *walker) local(p *Partner) field {
+	return func(path string, line int, v *yaml.Node) error {
+		l := &Local{AfterPull: "delete"}
+		var dirs localDirs
+		keys, err := w.decodeSection(path, line, v, w.localFields(l, &dirs), "push_dir", "pull_dir")
+		if err != nil {
+			return err
+		}
+		if err := w.resolveLocal(path, line, keys, l, dirs); err != nil {
+			return err
+		}
+		p.Local = l
+		return nil
+	}
+}
+
+// resolveLocal sets l's folders from dirs, relative to l.Root, and checks
+// them against each other as sftp does.
+func (w *walker) resolveLocal(path string, line int, keys map[string]*yaml.Node, l *Local, dirs localDirs) error {
+	type folder struct {
+		key   string
+		given string
+		dst   *string
+	}
+	folders := []folder{{"push_dir", dirs.push, &l.PushDir}, {"pull_dir", dirs.pull, &l.PullDir}}
+	if l.AfterPull == "move" {
+		folders = append(folders, folder{"after_pull", dirs.move, &l.MoveDir})
+	}
+	abs := make([]string, len(folders))
+	for i, f := range folders {
+		switch {
+		case filepath.IsAbs(f.given):
+			abs[i] = filepath.Clean(f.given)
+		case l.Root == "":
+			return w.errf(keys[f.key].Line, join(path, f.key), "%q is a relative folder but no root is set; give an absolute folder or set root", f.given)
+		default:
+			abs[i] = filepath.Join(l.Root, f.given)
+		}
+	}
+	if l.Root == "" {
+		if l.Root = commonFolder(abs); l.Root == string(filepath.Separator) {
+			return w.errf(line, join(path, "root"), "is not set and the folders share no folder but /; set root to the folder holding the drop")
+		}
+	}
+	for i, f := range folders {
+		rel, err := filepath.Rel(l.Root, abs[i])
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return w.errf(keys[f.key].Line, join(path, f.key), "%s is not inside root %s", abs[i], l.Root)
+		}
+		*f.dst = filepath.ToSlash(rel)
+	}
+	switch {
+	case l.PushDir == l.PullDir:
+		return w.errf(keys["pull_dir"].Line, path+".pull_dir", "is the same folder as push_dir; we would pull our own bundles")
+	case l.AfterPull == "move" && l.MoveDir == l.PullDir:
+		return w.errf(keys["after_pull"].Line, path+".after_pull", "moves files into pull_dir itself; they would be pulled again")
+	}
+	return nil
+}
+
+// commonFolder returns the deepest folder holding every one of the clean
+// absolute paths.
+func commonFolder(paths []string) string {
+	common := paths[0]
+	for _, p := range paths[1:] {
+		for common != string(filepath.Separator) && p != common && !strings.HasPrefix(p, common+string(filepath.Separator)) {
+			common = filepath.Dir(common)
+		}
+	}
+	return common
 }
 
 // section returns a field that decodes a nested mapping with fs.
