@@ -75,7 +75,7 @@ func (r *partnerRun) listPull(ctx context.Context, logSkipped bool) ([]drop.Entr
 	err := r.withRetry(ctx, func(d Transport) error {
 		var skipped []drop.Skipped
 		var err error
-		entries, skipped, err = d.List(ctx, r.p.SFTP.PullDir)
+		entries, skipped, err = d.List(ctx, r.p.Folders().PullDir)
 		for _, s := range skipped {
 			if logSkipped {
 				r.record(audit.Record{Event: evRemoteSkipped, File: s.Name, Outcome: "rejected", Error: s.Reason}, nil)
@@ -84,7 +84,7 @@ func (r *partnerRun) listPull(ctx context.Context, logSkipped bool) ([]drop.Entr
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: list %s: %w", r.id, r.p.SFTP.PullDir, err)
+		return nil, fmt.Errorf("pull %s: list %s: %w", r.id, r.p.Folders().PullDir, err)
 	}
 	return entries, nil
 }
@@ -182,7 +182,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent drop.Entry) error {
 		return err
 	}
 	if err := r.withRetry(ctx, func(d Transport) error { return r.afterPull(ctx, d, ent) }); err != nil {
-		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.SFTP.AfterPull, err)
+		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.Folders().AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
 	return r.process(ent.Name, false, sum, early)
@@ -221,7 +221,7 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent drop.Entry) error 
 		h.Reset()
 		dctx, cancel := r.downloadDeadline(ctx, ent)
 		defer cancel()
-		_, err := d.DownloadListed(dctx, r.p.SFTP.PullDir, ent, h)
+		_, err := d.DownloadListed(dctx, r.p.Folders().PullDir, ent, h)
 		return err
 	})
 	if errors.Is(err, drop.ErrChanged) {
@@ -369,7 +369,7 @@ func (r *partnerRun) download(ctx context.Context, d Transport, ent drop.Entry, 
 	defer task.Done()
 	dctx, cancel := r.downloadDeadline(ctx, ent)
 	defer cancel()
-	n, err := d.DownloadListed(dctx, r.p.SFTP.PullDir, ent, io.MultiWriter(f, h, task, also))
+	n, err := d.DownloadListed(dctx, r.p.Folders().PullDir, ent, io.MultiWriter(f, h, task, also))
 	if err == nil && n != ent.Size {
 		err = fmt.Errorf("downloaded %d bytes of %s, the drop listed %d", n, ent.Name, ent.Size)
 	}
@@ -394,7 +394,7 @@ func (r *partnerRun) downloadDeadline(ctx context.Context, ent drop.Entry) (cont
 // partner still writing it would lose its bundle. Such a file is left on
 // the drop and logged; a later run sees it with its new size.
 func (r *partnerRun) afterPull(ctx context.Context, d Transport, ent drop.Entry) error {
-	src := pathJoin(r.p.SFTP.PullDir, ent.Name)
+	src := pathJoin(r.p.Folders().PullDir, ent.Name)
 	fi, err := d.Stat(ctx, src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // removed or moved already
@@ -405,8 +405,8 @@ func (r *partnerRun) afterPull(ctx context.Context, d Transport, ent drop.Entry)
 		r.leave(ent, fmt.Sprintf("changed on the drop since it was listed (now %d bytes); not removed", fi.Size()))
 		return nil
 	}
-	if r.p.SFTP.AfterPull == "move" {
-		return d.Rename(ctx, src, pathJoin(r.p.SFTP.MoveDir, ent.Name))
+	if r.p.Folders().AfterPull == "move" {
+		return d.Rename(ctx, src, pathJoin(r.p.Folders().MoveDir, ent.Name))
 	}
 	return d.Remove(ctx, src)
 }

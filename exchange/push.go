@@ -239,7 +239,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim strin
 		return 0, "", &localError{fmt.Errorf("create %s: %w", sent, err)}
 	}
 	defer local.Abort() // no-op once committed
-	up, err := d.Create(ctx, r.p.SFTP.PushDir, name)
+	up, err := d.Create(ctx, r.p.Folders().PushDir, name)
 	if err != nil {
 		return 0, "", err
 	}
@@ -388,7 +388,7 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 // earlier run did not finish: done if the drop has it under its final name
 // with the right size, otherwise uploaded again from sent/.
 func (r *partnerRun) resume(ctx context.Context, d Transport, sent, name string, size int64) error {
-	final := pathJoin(r.p.SFTP.PushDir, name)
+	final := pathJoin(r.p.Folders().PushDir, name)
 	if fi, err := d.Stat(ctx, final); err == nil && fi.Size() == size {
 		return nil
 	}
@@ -397,7 +397,7 @@ func (r *partnerRun) resume(ctx context.Context, d Transport, sent, name string,
 		return &localError{err}
 	}
 	defer f.Close()
-	up, err := d.Create(ctx, r.p.SFTP.PushDir, name)
+	up, err := d.Create(ctx, r.p.Folders().PushDir, name)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/localdrop"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
 )
 
@@ -105,8 +106,16 @@ func (e *Engine) newPartnerRun(id string, p *config.Partner, res *Result) *partn
 	return r
 }
 
-// dial connects to the partner's drop.
+// dial connects to the partner's drop: opens it when we host it on this
+// machine, else logs in to the partner's SFTP server.
 func (r *partnerRun) dial(ctx context.Context) (Transport, error) {
+	if l := r.p.Local; l != nil {
+		d, err := localdrop.Open(localdrop.Config{Root: l.Root})
+		if err != nil {
+			return nil, fmt.Errorf("partner %s: %w", r.id, err)
+		}
+		return d, nil
+	}
 	s := r.p.SFTP
 	d, err := sftpdrop.Dial(ctx, sftpdrop.Config{Address: s.Address, User: s.User,
 		KeyFile: s.PrivateKey, KnownHosts: s.KnownHosts, Timeout: s.Timeout})
