@@ -19,6 +19,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -313,7 +314,7 @@ func (r *partnerRun) downloadOpen(ctx context.Context, d *sftpdrop.Drop, ent sft
 	if err != nil {
 		return "", nil, err
 	}
-	pipe := newChunkPipe()
+	pipe := chunkpipe.New()
 	done := make(chan *opened, 1)
 	go func() { done <- r.openFrom(pipe, stage) }()
 	sum, err := r.download(ctx, d, ent, local, &lossyWriter{w: pipe})
@@ -328,7 +329,7 @@ func (r *partnerRun) downloadOpen(ctx context.Context, d *sftpdrop.Drop, ent sft
 
 // openFrom opens the bundle streamed through pipe into stage and reads
 // the pipe to its end; nil when it could not.
-func (r *partnerRun) openFrom(pipe *chunkPipe, stage string) *opened {
+func (r *partnerRun) openFrom(pipe *chunkpipe.Pipe, stage string) *opened {
 	m, err := r.open(pipe, stage)
 	if err == nil {
 		_, err = io.Copy(io.Discard, pipe)

@@ -21,6 +21,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
+	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -251,7 +252,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d *sftpdrop.Drop, claim 
 		}
 	}()
 
-	toDrop, toCheck := newChunkPipe(), newChunkPipe()
+	toDrop, toCheck := chunkpipe.New(), chunkpipe.New()
 	upErr := make(chan error, 1)
 	go func() {
 		uw := &errWriter{w: up}
