@@ -34,7 +34,7 @@ func (e *Engine) Checkpoint(path string) (audit.Checkpoint, []byte, string, erro
 	now := e.now().UTC()
 	c := audit.NewCheckpoint(e.cfg.Identity.ID, seq, head, now)
 	var signed bytes.Buffer
-	if err := crypto.ClearSign(&signed, e.Self, c.Text()); err != nil {
+	if err := crypto.ClearSign(&signed, e.keys.self, c.Text()); err != nil {
 		return c, nil, "", err
 	}
 	if path == "" {
@@ -52,7 +52,7 @@ func (e *Engine) Checkpoint(path string) (audit.Checkpoint, []byte, string, erro
 	sum := sha256.Sum256(signed.Bytes())
 	rec := audit.Record{Event: audit.EvCheckpoint, Outcome: audit.OutcomeOK, Self: e.cfg.Identity.ID,
 		File: filepath.Base(path), Bytes: int64(signed.Len()), SHA256: hex.EncodeToString(sum[:]),
-		Detail: fmt.Sprintf("signed head seq %d sha256 %s with key %s", seq, head, e.Self.Fingerprint())}
+		Detail: fmt.Sprintf("signed head seq %d sha256 %s with key %s", seq, head, e.keys.self.Fingerprint())}
 	if path == "-" {
 		rec.File = ""
 	}

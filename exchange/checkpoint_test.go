@@ -46,15 +46,15 @@ func TestCheckpointSignsTheHead(t *testing.T) {
 	if len(recs) != 1 || recs[0].File != filepath.Base(path) || !strings.Contains(recs[0].Detail, c.SHA256) {
 		t.Errorf("log.checkpoint records %+v", recs)
 	}
-	got, err := exchange.VerifyCheckpoint(dir, signed, us.eng.Self.Public(), "us-cbp")
+	got, err := exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp")
 	if err != nil || got != c {
 		t.Fatalf("VerifyCheckpoint = %+v, %v", got, err)
 	}
-	_, err = exchange.VerifyCheckpoint(dir, signed, uk.eng.Peers["us-cbp"], "uk-hmrc")
+	_, err = exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(uk.eng).Peer("us-cbp"), "uk-hmrc")
 	if !errors.Is(err, exchange.ErrBadCheckpoint) {
 		t.Errorf("another party's checkpoint: %v", err)
 	}
-	_, err = exchange.VerifyCheckpoint(dir, signed, uk.eng.Self.Public(), "")
+	_, err = exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(uk.eng).Self().Public(), "")
 	if !errors.Is(err, exchange.ErrBadCheckpoint) {
 		t.Errorf("checkpoint checked with another key: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestCheckpointSignsTheHead(t *testing.T) {
 	if _, err := audit.Verify(dir); err != nil {
 		t.Fatalf("the cut log does not verify: %v", err)
 	}
-	_, err = exchange.VerifyCheckpoint(dir, signed, us.eng.Self.Public(), "us-cbp")
+	_, err = exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp")
 	if !errors.Is(err, audit.ErrHeadMismatch) {
 		t.Errorf("VerifyCheckpoint of a cut log = %v, want ErrHeadMismatch", err)
 	}
@@ -140,7 +140,7 @@ func TestDaemonWritesCheckpoints(t *testing.T) {
 	}
 	data, err := os.ReadFile(filepath.Join(proofs, files[len(files)-1]))
 	must(t, err)
-	if _, err := exchange.VerifyCheckpoint(us.state("audit"), data, us.eng.Self.Public(), "us-cbp"); err != nil {
+	if _, err := exchange.VerifyCheckpoint(us.state("audit"), data, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp"); err != nil {
 		t.Errorf("the daemon's checkpoint: %v", err)
 	}
 }

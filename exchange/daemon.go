@@ -30,10 +30,10 @@ func (e *Engine) Schedule(ctx context.Context, stop <-chan struct{}) error {
 		p := e.cfg.Partners[id]
 		locks[id] = &sync.Mutex{}
 		for _, job := range []struct {
-			spec       string
-			push, pull bool
-			what       string
-		}{{p.Schedule.Push, true, false, "push"}, {p.Schedule.Pull, false, true, "pull"}} {
+			spec string
+			opt  RunOptions
+			what string
+		}{{p.Schedule.Push, RunOptions{Partner: id, PushOnly: true}, "push"}, {p.Schedule.Pull, RunOptions{Partner: id, PullOnly: true}, "pull"}} {
 			if job.spec == "" {
 				continue
 			}
@@ -44,7 +44,7 @@ func (e *Engine) Schedule(ctx context.Context, stop <-chan struct{}) error {
 				if ctx.Err() != nil {
 					return
 				}
-				res := e.RunPartner(ctx, id, job.push, job.pull)
+				res := e.RunPartner(ctx, job.opt)
 				e.logJob(id, job.what, res)
 			})
 			if err != nil {

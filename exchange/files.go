@@ -19,7 +19,7 @@ import (
 // without any transfer (`sealpost bundle seal`). out "" means the bundle's
 // own file name in the current folder. It returns the manifest and the
 // path written. A Progress, if given, is told how the sealing advances.
-func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog ...Progress) (*bundle.Manifest, string, error) {
+func SealFile(cfg *config.Config, keys *Keys, req SendRequest, out string, prog ...Progress) (*bundle.Manifest, string, error) {
 	p, err := cfg.Partner(req.To)
 	if err != nil {
 		return nil, "", &ConfigError{err}
@@ -47,7 +47,7 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog .
 	task := startTask(firstProgress(prog), "seal "+filepath.Base(out), sourcesSize(srcs))
 	defer task.Done()
 	w := bufio.NewWriterSize(io.MultiWriter(f, task), 256<<10)
-	if err := sealBundle(w, keys.Self, keys.Peers[p.ID], p, m, srcs, nil); err != nil {
+	if err := sealBundle(w, keys.self, keys.peers[p.ID], p, m, srcs, nil); err != nil {
 		f.Abort()
 		return nil, "", err
 	}
@@ -63,13 +63,13 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog .
 // (`sealpost bundle open`). from "" takes the sender from the file's name.
 // On any failure dir is left empty. A Progress, if given, is told how the
 // reading of the file advances.
-func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Progress) (*bundle.Manifest, error) {
+func OpenFile(cfg *config.Config, keys *Keys, path, from, dir string, prog ...Progress) (*bundle.Manifest, error) {
 	if from == "" {
-		sender, _, _, _, _, ok := bundle.ParseFileName(filepath.Base(path))
+		n, ok := bundle.ParseFileName(filepath.Base(path))
 		if !ok {
 			return nil, &ConfigError{fmt.Errorf("%s: the file name does not say who sent it; give --from PARTNER", path)}
 		}
-		from = sender
+		from = n.Sender
 	}
 	p, err := cfg.Partner(from)
 	if err != nil {
@@ -98,7 +98,7 @@ func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Pro
 	}
 	task := startTask(firstProgress(prog), "open "+filepath.Base(path), size)
 	defer task.Done()
-	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, task), 256<<10), keys.Self, keys.Peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
+	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, task), 256<<10), keys.self, keys.peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
 	if err == nil {
 		var m *bundle.Manifest
 		m, err = bundle.Read(msg, dir, bundle.Limits{MaxBytes: p.Limits.MaxBytes, MaxFiles: p.Limits.MaxFiles},

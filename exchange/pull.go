@@ -128,8 +128,8 @@ func (r *partnerRun) leave(ent sftpdrop.Entry, why string) {
 
 // partnerName reports whether name is a bundle name from this partner to us.
 func (r *partnerRun) partnerName(name string) bool {
-	from, to, _, _, _, ok := bundle.ParseFileName(name)
-	return ok && from == r.id && to == r.e.cfg.Identity.ID
+	n, ok := bundle.ParseFileName(name)
+	return ok && n.Sender == r.id && n.Recipient == r.e.cfg.Identity.ID
 }
 
 // order puts the partner's bundle names first, then the rest; each group
@@ -233,8 +233,8 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent sftpdrop.Entry) er
 		return fmt.Errorf("pull %s/%s: hash: %w", r.id, ent.Name, err)
 	}
 	in.sha256 = hex.EncodeToString(h.Sum(nil))
-	if _, _, kind, _, _, ok := bundle.ParseFileName(ent.Name); ok {
-		in.kind = kind
+	if n, ok := bundle.ParseFileName(ent.Name); ok {
+		in.kind = n.Kind
 	}
 	if in.kind != bundle.KindReceipt {
 		if err := r.oweReceipt(in, "", "", bundle.StatusRejected, "limits", cause.Error()); err != nil {
@@ -463,8 +463,8 @@ func (r *partnerRun) process(name string, recovering bool, sum string, early *op
 			return &localError{err}
 		}
 	}
-	if _, _, kind, _, _, ok := bundle.ParseFileName(name); ok {
-		in.kind = kind
+	if n, ok := bundle.ParseFileName(name); ok {
+		in.kind = n.Kind
 	}
 	m, stage, err := r.openStaged(in, early)
 	defer os.RemoveAll(stage)
@@ -514,7 +514,7 @@ func (r *partnerRun) newStage(name string) (string, error) {
 // stage. Nothing in stage counts until open returns without error.
 func (r *partnerRun) open(src io.Reader, stage string) (*bundle.Manifest, error) {
 	lim := r.p.Limits
-	msg, err := crypto.Open(src, r.e.Self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
+	msg, err := crypto.Open(src, r.e.keys.self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
 	if err != nil {
 		return nil, err
 	}

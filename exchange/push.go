@@ -262,7 +262,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d *sftpdrop.Drop, claim 
 	}()
 	checked := make(chan selfCheckResult, 1)
 	go func() {
-		res := selfCheck(toCheck, r.e.Self)
+		res := selfCheck(toCheck, r.e.keys.self)
 		toCheck.CloseRead(res.err)
 		checked <- res
 	}()
@@ -362,7 +362,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // seal writes the bundle's tar through the OpenPGP sealer into w, hashing
 // the plaintext into pt for the self-check.
 func (r *partnerRun) seal(w io.Writer, m *bundle.Manifest, srcs []bundle.Source, pt hash.Hash) error {
-	return sealBundle(w, r.e.Self, r.peer, r.p, m, srcs, pt)
+	return sealBundle(w, r.e.keys.self, r.peer, r.p, m, srcs, pt)
 }
 
 // sealBundle writes the bundle's tar (manifest last) through an OpenPGP

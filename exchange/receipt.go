@@ -140,8 +140,8 @@ func (r *partnerRun) matchReceipt(rc *bundle.Receipt) error {
 // the id in the file name it gives when the partner could not read the
 // bundle.
 func receiptFor(rc *bundle.Receipt) string {
-	if _, _, _, id, _, ok := bundle.ParseFileName(rc.For); ok {
-		return id
+	if n, ok := bundle.ParseFileName(rc.For); ok {
+		return n.ID
 	}
 	return rc.For
 }

@@ -83,10 +83,10 @@ func cmdBundleOpen(e *env, args []string) error {
 
 // keys loads the configuration and its keys, without the state folder:
 // bundle seal and open work on files only.
-func (e *env) keys() (*config.Config, exchange.Keys, error) {
+func (e *env) keys() (*config.Config, *exchange.Keys, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
-		return nil, exchange.Keys{}, err
+		return nil, nil, err
 	}
 	keys, err := exchange.LoadKeys(cfg)
 	return cfg, keys, err
