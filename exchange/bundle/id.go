@@ -70,6 +70,27 @@ func formatUUID(u [16]byte) string {
 	return string(s[:])
 }
 
+// ValidID reports whether s is a bundle id: a UUID in lowercase canonical
+// form (any version).
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isLowerHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // File name suffixes on the drop.
 const (
 	extBinary  = ".pgp"
@@ -109,7 +130,7 @@ func ParseFileName(name string) (n DropName, ok bool) {
 		return DropName{}, false
 	}
 	n.Sender, n.Recipient, n.Kind, n.ID = parts[0], parts[1], parts[2], parts[3]
-	if !ValidPartyID(n.Sender) || !ValidPartyID(n.Recipient) || !validUUID(n.ID) ||
+	if !ValidPartyID(n.Sender) || !ValidPartyID(n.Recipient) || !ValidID(n.ID) ||
 		n.Kind != KindRequest && n.Kind != KindResponse && n.Kind != KindReceipt {
 		return DropName{}, false
 	}

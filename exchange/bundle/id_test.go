@@ -12,7 +12,7 @@ func TestNewIDIsUUIDv7(t *testing.T) {
 	before := time.Now().UnixMilli()
 	id := NewID()
 	after := time.Now().UnixMilli()
-	if !validUUID(id) {
+	if !ValidID(id) {
 		t.Fatalf("NewID() = %q, not a lowercase canonical UUID", id)
 	}
 	if id[14] != '7' {
