@@ -34,8 +34,9 @@ func TestCheckpointSignsTheHead(t *testing.T) {
 	dir := us.state("audit")
 	before, err := audit.Verify(dir)
 	must(t, err)
-	c, signed, path, err := us.eng.Checkpoint("")
+	cp, err := us.eng.Checkpoint("")
 	must(t, err)
+	c, signed, path := cp.Statement, cp.Signed, cp.Path
 	if c.Seq != before.HeadSeq || c.SHA256 != before.HeadSHA256 || c.Party != "us-cbp" {
 		t.Errorf("checkpoint %+v of head %d %s", c, before.HeadSeq, before.HeadSHA256)
 	}
@@ -84,8 +85,9 @@ func TestGnuPGVerifiesCheckpoint(t *testing.T) {
 	requireGnuPG(t)
 	w, _ := exchanged(t)
 	us, uk := w.sides["us-cbp"], w.sides["uk-hmrc"]
-	_, _, path, err := us.eng.Checkpoint("")
+	cp, err := us.eng.Checkpoint("")
 	must(t, err)
+	path := cp.Path
 	g := newGnuPG(t, uk, us)
 	status := g.gpg("--status-fd", "1", "--verify", path)
 	if !strings.Contains(status, "[GNUPG:] VALIDSIG ") || !strings.Contains(strings.ToLower(status), us.fp) {

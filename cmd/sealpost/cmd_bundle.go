@@ -48,7 +48,8 @@ func cmdBundleSeal(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths}, *out, e.progress())
+	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths},
+		exchange.SealOptions{Output: *out, Progress: e.progress()})
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func cmdBundleOpen(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := exchange.OpenFile(cfg, keys, rest[0], *from, *out, e.progress())
+	m, err := exchange.OpenFile(cfg, keys, rest[0], *out, exchange.OpenOptions{From: *from, Progress: e.progress()})
 	if err != nil {
 		return err
 	}
