@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
-
-	"github.com/robfig/cron/v3"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
@@ -87,28 +84,6 @@ func VerifyCheckpoint(dir string, signed []byte, signer *crypto.Peer, party stri
 		return c, fmt.Errorf("%w: it is party %s's checkpoint, not %s's (signed by %s)", ErrBadCheckpoint, c.Party, party, fp)
 	}
 	return c, audit.VerifyHead(dir, c.Seq, c.SHA256)
-}
-
-// addCheckpointJob schedules the daemon's checkpoints (audit.checkpoint),
-// if any, on c.
-func (e *Engine) addCheckpointJob(c *cron.Cron) error {
-	spec := e.cfg.Audit.Checkpoint
-	if spec == "" {
-		return nil
-	}
-	_, err := c.AddFunc(spec, func() {
-		start := time.Now()
-		cp, err := e.Checkpoint("")
-		if err != nil {
-			e.logger.Error("scheduled checkpoint failed", "err", err)
-			return
-		}
-		e.logger.Info("checkpoint written", "file", cp.Path, "seq", cp.Statement.Seq, "sha256", cp.Statement.SHA256, "took", time.Since(start).Round(time.Millisecond))
-	})
-	if err != nil {
-		return &ConfigError{fmt.Errorf("audit.checkpoint: %q: %w", spec, err)}
-	}
-	return nil
 }
 
 // logOptions are the exchange log's rotation options from the audit

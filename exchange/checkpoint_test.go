@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/schedule"
 )
 
 // exchanged is a world where us-cbp sent uk-hmrc a request that was filed
@@ -128,7 +129,7 @@ func TestDaemonWritesCheckpoints(t *testing.T) {
 	w.start(us)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- us.eng.Schedule(ctx, nil) }()
+	go func() { done <- schedule.Run(ctx, us.eng, nil, nil) }()
 	proofs := filepath.Join(us.dir, "proofs")
 	deadline := time.Now().Add(10 * time.Second)
 	for len(names(t, proofs)) < 2 && time.Now().Before(deadline) {

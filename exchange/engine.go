@@ -96,7 +96,7 @@ type Result struct {
 // other. A partner whose lock is held by another run is skipped with
 // ErrLocked. The returned error joins every partner's error.
 func (e *Engine) Run(ctx context.Context, opt RunOptions) ([]Result, error) {
-	e.warnKeys()
+	e.WarnKeys()
 	ids := e.cfg.PartnerIDs()
 	if opt.Partner != "" {
 		if _, err := e.cfg.Partner(opt.Partner); err != nil {

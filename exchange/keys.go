@@ -92,9 +92,9 @@ func (e *Engine) KeyStates() []KeyState {
 	return out
 }
 
-// warnKeys logs a warning for each key that expires within KeyWarnBefore
+// WarnKeys logs a warning for each key that expires within KeyWarnBefore
 // (or has expired, or is revoked): at the start of a run and of the daemon.
-func (e *Engine) warnKeys() {
+func (e *Engine) WarnKeys() {
 	now := e.now()
 	for _, k := range e.KeyStates() {
 		if !k.ExpiresSoon {
