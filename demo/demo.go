@@ -217,7 +217,7 @@ func (p *party) queueRequests(w io.Writer) error {
 
 // run is one `sealpost run` of the party, printed.
 func (p *party) run(ctx context.Context, w io.Writer) error {
-	res := p.eng.RunPartner(ctx, p.peer, true, true)
+	res := p.eng.RunPartner(ctx, exchange.RunOptions{Partner: p.peer})
 	fmt.Fprintf(w, "   %s: pushed %d, filed %d, receipts received %d, refused %d\n",
 		p.id, res.Pushed, res.Filed, res.Receipts, res.Refused)
 	return res.Err

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
-
-	"github.com/robfig/cron/v3"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
@@ -21,45 +18,51 @@ import (
 // signature or statement does not check.
 var ErrBadCheckpoint = errors.New("checkpoint does not check")
 
+// SignedCheckpoint is a checkpoint Engine.Checkpoint made.
+type SignedCheckpoint struct {
+	Statement audit.Checkpoint // what was signed
+	Signed    []byte           // the OpenPGP cleartext-signed statement
+	Path      string           // where it was written ("-": nowhere)
+}
+
 // Checkpoint signs a statement of the exchange log's head with our key (an
 // OpenPGP cleartext signature that `gpg --verify FILE` checks), writes it to
 // path (default: audit.checkpoint_dir/checkpoint-<time>-<seq>.asc; "-":
-// nowhere, the caller prints it) and records a log.checkpoint event. It
-// returns the statement, the signed bytes and the path written.
-func (e *Engine) Checkpoint(path string) (audit.Checkpoint, []byte, string, error) {
+// nowhere, the caller prints it) and records a log.checkpoint event.
+func (e *Engine) Checkpoint(path string) (SignedCheckpoint, error) {
 	seq, head, err := e.log.Head()
 	if err != nil {
-		return audit.Checkpoint{}, nil, "", err
+		return SignedCheckpoint{}, err
 	}
 	now := e.now().UTC()
 	c := audit.NewCheckpoint(e.cfg.Identity.ID, seq, head, now)
 	var signed bytes.Buffer
-	if err := crypto.ClearSign(&signed, e.Self, c.Text()); err != nil {
-		return c, nil, "", err
+	if err := crypto.ClearSign(&signed, e.keys.self, c.Text()); err != nil {
+		return SignedCheckpoint{}, err
 	}
 	if path == "" {
 		dir := e.cfg.Audit.CheckpointDir
 		if err := fsx.MkdirAll(dir, 0o700); err != nil {
-			return c, nil, "", fmt.Errorf("create checkpoint folder %s: %w", dir, err)
+			return SignedCheckpoint{}, fmt.Errorf("create checkpoint folder %s: %w", dir, err)
 		}
 		path = filepath.Join(dir, fmt.Sprintf("checkpoint-%s-%012d.asc", now.Format("20060102T150405Z"), seq))
 	}
 	if path != "-" {
 		if err := fsx.WriteFile(path, signed.Bytes(), 0o644); err != nil {
-			return c, nil, "", fmt.Errorf("write checkpoint %s: %w", path, err)
+			return SignedCheckpoint{}, fmt.Errorf("write checkpoint %s: %w", path, err)
 		}
 	}
 	sum := sha256.Sum256(signed.Bytes())
 	rec := audit.Record{Event: audit.EvCheckpoint, Outcome: audit.OutcomeOK, Self: e.cfg.Identity.ID,
 		File: filepath.Base(path), Bytes: int64(signed.Len()), SHA256: hex.EncodeToString(sum[:]),
-		Detail: fmt.Sprintf("signed head seq %d sha256 %s with key %s", seq, head, e.Self.Fingerprint())}
+		Detail: fmt.Sprintf("signed head seq %d sha256 %s with key %s", seq, head, e.keys.self.Fingerprint())}
 	if path == "-" {
 		rec.File = ""
 	}
 	if _, err := e.log.Append(rec); err != nil {
-		return c, nil, "", err
+		return SignedCheckpoint{}, err
 	}
-	return c, signed.Bytes(), path, nil
+	return SignedCheckpoint{Statement: c, Signed: signed.Bytes(), Path: path}, nil
 }
 
 // VerifyCheckpoint checks a signed checkpoint: its signature by one of
@@ -81,28 +84,6 @@ func VerifyCheckpoint(dir string, signed []byte, signer *crypto.Peer, party stri
 		return c, fmt.Errorf("%w: it is party %s's checkpoint, not %s's (signed by %s)", ErrBadCheckpoint, c.Party, party, fp)
 	}
 	return c, audit.VerifyHead(dir, c.Seq, c.SHA256)
-}
-
-// addCheckpointJob schedules the daemon's checkpoints (audit.checkpoint),
-// if any, on c.
-func (e *Engine) addCheckpointJob(c *cron.Cron) error {
-	spec := e.cfg.Audit.Checkpoint
-	if spec == "" {
-		return nil
-	}
-	_, err := c.AddFunc(spec, func() {
-		start := time.Now()
-		cp, _, path, err := e.Checkpoint("")
-		if err != nil {
-			e.logger.Error("scheduled checkpoint failed", "err", err)
-			return
-		}
-		e.logger.Info("checkpoint written", "file", path, "seq", cp.Seq, "sha256", cp.SHA256, "took", time.Since(start).Round(time.Millisecond))
-	})
-	if err != nil {
-		return &ConfigError{fmt.Errorf("audit.checkpoint: %q: %w", spec, err)}
-	}
-	return nil
 }
 
 // logOptions are the exchange log's rotation options from the audit

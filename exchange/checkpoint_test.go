@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/schedule"
 )
 
 // exchanged is a world where us-cbp sent uk-hmrc a request that was filed
@@ -34,8 +35,9 @@ func TestCheckpointSignsTheHead(t *testing.T) {
 	dir := us.state("audit")
 	before, err := audit.Verify(dir)
 	must(t, err)
-	c, signed, path, err := us.eng.Checkpoint("")
+	cp, err := us.eng.Checkpoint("")
 	must(t, err)
+	c, signed, path := cp.Statement, cp.Signed, cp.Path
 	if c.Seq != before.HeadSeq || c.SHA256 != before.HeadSHA256 || c.Party != "us-cbp" {
 		t.Errorf("checkpoint %+v of head %d %s", c, before.HeadSeq, before.HeadSHA256)
 	}
@@ -46,15 +48,15 @@ func TestCheckpointSignsTheHead(t *testing.T) {
 	if len(recs) != 1 || recs[0].File != filepath.Base(path) || !strings.Contains(recs[0].Detail, c.SHA256) {
 		t.Errorf("log.checkpoint records %+v", recs)
 	}
-	got, err := exchange.VerifyCheckpoint(dir, signed, us.eng.Self.Public(), "us-cbp")
+	got, err := exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp")
 	if err != nil || got != c {
 		t.Fatalf("VerifyCheckpoint = %+v, %v", got, err)
 	}
-	_, err = exchange.VerifyCheckpoint(dir, signed, uk.eng.Peers["us-cbp"], "uk-hmrc")
+	_, err = exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(uk.eng).Peer("us-cbp"), "uk-hmrc")
 	if !errors.Is(err, exchange.ErrBadCheckpoint) {
 		t.Errorf("another party's checkpoint: %v", err)
 	}
-	_, err = exchange.VerifyCheckpoint(dir, signed, uk.eng.Self.Public(), "")
+	_, err = exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(uk.eng).Self().Public(), "")
 	if !errors.Is(err, exchange.ErrBadCheckpoint) {
 		t.Errorf("checkpoint checked with another key: %v", err)
 	}
@@ -64,7 +66,7 @@ func TestCheckpointSignsTheHead(t *testing.T) {
 	if _, err := audit.Verify(dir); err != nil {
 		t.Fatalf("the cut log does not verify: %v", err)
 	}
-	_, err = exchange.VerifyCheckpoint(dir, signed, us.eng.Self.Public(), "us-cbp")
+	_, err = exchange.VerifyCheckpoint(dir, signed, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp")
 	if !errors.Is(err, audit.ErrHeadMismatch) {
 		t.Errorf("VerifyCheckpoint of a cut log = %v, want ErrHeadMismatch", err)
 	}
@@ -84,8 +86,9 @@ func TestGnuPGVerifiesCheckpoint(t *testing.T) {
 	requireGnuPG(t)
 	w, _ := exchanged(t)
 	us, uk := w.sides["us-cbp"], w.sides["uk-hmrc"]
-	_, _, path, err := us.eng.Checkpoint("")
+	cp, err := us.eng.Checkpoint("")
 	must(t, err)
+	path := cp.Path
 	g := newGnuPG(t, uk, us)
 	status := g.gpg("--status-fd", "1", "--verify", path)
 	if !strings.Contains(status, "[GNUPG:] VALIDSIG ") || !strings.Contains(strings.ToLower(status), us.fp) {
@@ -126,7 +129,7 @@ func TestDaemonWritesCheckpoints(t *testing.T) {
 	w.start(us)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- us.eng.Schedule(ctx, nil) }()
+	go func() { done <- schedule.Run(ctx, us.eng, nil, nil) }()
 	proofs := filepath.Join(us.dir, "proofs")
 	deadline := time.Now().Add(10 * time.Second)
 	for len(names(t, proofs)) < 2 && time.Now().Before(deadline) {
@@ -140,7 +143,7 @@ func TestDaemonWritesCheckpoints(t *testing.T) {
 	}
 	data, err := os.ReadFile(filepath.Join(proofs, files[len(files)-1]))
 	must(t, err)
-	if _, err := exchange.VerifyCheckpoint(us.state("audit"), data, us.eng.Self.Public(), "us-cbp"); err != nil {
+	if _, err := exchange.VerifyCheckpoint(us.state("audit"), data, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp"); err != nil {
 		t.Errorf("the daemon's checkpoint: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 )
@@ -297,7 +298,7 @@ func TestCrashWhileQuarantining(t *testing.T) {
 	if !runBinary(t, w.sides[uk], us, "pull.rejected") {
 		t.Fatal("the run was not killed at pull.rejected")
 	}
-	if res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true); res.Err != nil || res.Pushed != 1 {
+	if res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us}); res.Err != nil || res.Pushed != 1 {
 		t.Fatalf("recovery run: pushed %d receipts, err %v; want the one rejected receipt", res.Pushed, res.Err)
 	}
 	if got := len(w.records(uk, audit.EvRejected)); got != 1 {

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 )
 
@@ -118,7 +119,7 @@ func TestDiskFull(t *testing.T) {
 		resize := w.onSmallDisk(t, w.sides[us], "", "2m")
 		w.send(us, uk, "first", "", map[string]string{"one.txt": randomText(700 << 10)})
 		w.send(us, uk, "second", "", map[string]string{"two.txt": randomText(700 << 10), "folder/three.txt": "x"})
-		res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+		res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk})
 		wantNoSpace(t, res.Err)
 		queued := len(names(t, w.sides[us].state("outbox", uk))) + len(names(t, w.sides[us].state("work", uk, "out")))
 		if queued+res.Pushed != 2 {
@@ -142,7 +143,7 @@ func TestDiskFull(t *testing.T) {
 		w.send(us, uk, "first", "", map[string]string{"one.txt": randomText(1500 << 10)})
 		w.send(us, uk, "second", "", map[string]string{"two.txt": "small", "folder/three.txt": "x"})
 		w.run(us, uk)
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 		wantNoSpace(t, res.Err)
 		if n := len(w.drop(us, uk)); n != 1 || res.Filed != 1 {
 			t.Fatalf("filed %d, the drop holds %d files; want the big one still there, the small one filed", res.Filed, n)
@@ -161,7 +162,7 @@ func TestDiskFull(t *testing.T) {
 		resize := w.onSmallDisk(t, w.sides[uk], "", "2500k")
 		queueTwoBig(w) // 2 MiB each: one fits downloaded, not unpacked beside it
 		w.run(us, uk)
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 		wantNoSpace(t, res.Err)
 		if res.Refused != 0 || len(names(t, w.sides[uk].state("quarantine", us))) != 0 {
 			t.Fatalf("a full disk refused a good bundle: %d refused", res.Refused)
@@ -183,7 +184,7 @@ func TestDiskFull(t *testing.T) {
 		resize := w.onSmallDisk(t, w.sides[us], "audit", "64k")
 		queueTwo(w)
 		fill(t, w.sides[us].state("audit"))
-		res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+		res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk})
 		wantNoSpace(t, res.Err)
 		if res.Pushed != 0 {
 			t.Fatalf("%d uploads counted though none could be logged", res.Pushed)
@@ -205,7 +206,7 @@ func TestDiskFull(t *testing.T) {
 		queueTwo(w)
 		w.run(us, uk)
 		fill(t, w.sides[uk].state("audit"))
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 		wantNoSpace(t, res.Err)
 		if res.Filed != 0 || len(w.inbox(uk, us)) != 0 {
 			t.Fatalf("filed %d though nothing could be logged", res.Filed)

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/config"
-	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/fsx"
@@ -26,9 +25,9 @@ import (
 
 // Engine runs exchanges for the partners of one configuration.
 type Engine struct {
-	cfg  *config.Config
-	dirs layout
-	Keys
+	cfg    *config.Config
+	dirs   layout
+	keys   *Keys
 	log    *audit.Log
 	logger *slog.Logger
 	now    func() time.Time
@@ -53,7 +52,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, dirs: layout{root: cfg.StateDir}, logger: logger, now: time.Now}
 	var err error
-	if e.Keys, err = LoadKeys(cfg); err != nil {
+	if e.keys, err = LoadKeys(cfg); err != nil {
 		return nil, err
 	}
 	for _, id := range cfg.PartnerIDs() {
@@ -75,38 +74,11 @@ func (e *Engine) Close() error { return e.log.Close() }
 // Config returns the configuration the engine runs with.
 func (e *Engine) Config() *config.Config { return e.cfg }
 
-// Keys are our own key and every partner's pinned keys.
-type Keys struct {
-	Self  *crypto.Self
-	Peers map[string]*crypto.Peer
-}
-
-// LoadKeys loads our key (with its passphrase) and each partner's keys,
-// refusing a partner key file that holds none of its pinned fingerprints.
-// Errors are *ConfigError naming the key and file.
-func LoadKeys(cfg *config.Config) (Keys, error) {
-	k := Keys{Peers: map[string]*crypto.Peer{}}
-	pass, err := cfg.Identity.Passphrase()
-	if err != nil {
-		return k, &ConfigError{err}
-	}
-	if k.Self, err = crypto.LoadSelf(cfg.Identity.PrivateKey, pass); err != nil {
-		return k, &ConfigError{fmt.Errorf("identity.private_key: %w", err)}
-	}
-	for _, id := range cfg.PartnerIDs() {
-		p := cfg.Partners[id]
-		if k.Peers[id], err = crypto.LoadPeer(p.PublicKey, p.Fingerprints); err != nil {
-			return k, &ConfigError{fmt.Errorf("partners.%s.public_key: %w", id, err)}
-		}
-	}
-	return k, nil
-}
-
 // RunOptions selects what one cycle does.
 type RunOptions struct {
-	Partner  string // "" means every partner
-	PushOnly bool
-	PullOnly bool
+	Partner  string // "" means every partner (Run only)
+	PushOnly bool   // push only: no pull
+	PullOnly bool   // pull only: receipts owed are pushed, outbox items are not
 }
 
 // Result counts what one partner's cycle did.
@@ -124,7 +96,7 @@ type Result struct {
 // other. A partner whose lock is held by another run is skipped with
 // ErrLocked. The returned error joins every partner's error.
 func (e *Engine) Run(ctx context.Context, opt RunOptions) ([]Result, error) {
-	e.warnKeys()
+	e.WarnKeys()
 	ids := e.cfg.PartnerIDs()
 	if opt.Partner != "" {
 		if _, err := e.cfg.Partner(opt.Partner); err != nil {
@@ -138,7 +110,7 @@ func (e *Engine) Run(ctx context.Context, opt RunOptions) ([]Result, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		r := e.RunPartner(ctx, id, !opt.PullOnly, !opt.PushOnly)
+		r := e.RunPartner(ctx, RunOptions{Partner: id, PushOnly: opt.PushOnly, PullOnly: opt.PullOnly})
 		results = append(results, r)
 		if r.Err != nil {
 			errs = append(errs, r.Err)
@@ -147,10 +119,12 @@ func (e *Engine) Run(ctx context.Context, opt RunOptions) ([]Result, error) {
 	return results, errors.Join(errs...)
 }
 
-// RunPartner runs one cycle for one partner under its lock: recovery of
-// half-done work, then pull (when pull is set), then push (outbox items when
-// push is set; receipts owed are always pushed).
-func (e *Engine) RunPartner(ctx context.Context, partner string, push, pull bool) Result {
+// RunPartner runs one cycle for the partner opt.Partner (a configured
+// partner's id) under its lock: recovery of half-done work, then pull
+// (unless PushOnly), then push (outbox items unless PullOnly; receipts owed
+// are always pushed).
+func (e *Engine) RunPartner(ctx context.Context, opt RunOptions) Result {
+	partner := opt.Partner
 	res := Result{Partner: partner}
 	lock, err := acquireLock(e.dirs.lock(partner), partner)
 	if err != nil {
@@ -165,7 +139,7 @@ func (e *Engine) RunPartner(ctx context.Context, partner string, push, pull bool
 		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("the run for %s took longer than run_deadline (%s): %w", partner, d, drop.ErrDeadline))
 		defer cancel()
 	}
-	res.Err = r.cycle(ctx, push, pull)
+	res.Err = r.cycle(ctx, !opt.PullOnly, !opt.PushOnly)
 	return res
 }
 

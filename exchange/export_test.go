@@ -10,5 +10,8 @@ func init() {
 	retryBase = 10 * time.Millisecond
 }
 
+// EngineKeys returns the keys e runs with.
+func EngineKeys(e *Engine) *Keys { return e.keys }
+
 // SetClock makes e read the time from now (a clock jumping back, say).
 func SetClock(e *Engine, now func() time.Time) { e.now = now }

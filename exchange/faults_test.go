@@ -109,7 +109,7 @@ func TestNetworkFaults(t *testing.T) {
 						runner, peer = uk, us
 					}
 					p.SetBudget(3 << 20) // the first bundle passes, the second is hit
-					res := w.sides[runner].eng.RunPartner(t.Context(), peer, true, true)
+					res := w.sides[runner].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: peer})
 					if p.Faults() == 0 {
 						t.Fatalf("the fault never struck (run: %v)", res.Err)
 					}
@@ -194,7 +194,7 @@ func TestRenameRefused(t *testing.T) {
 		knownHosts: refusing.KnownHosts, root: refusing.Root}
 	w := newWorld(t, srv, "", us, uk)
 	queueTwo(w)
-	res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+	res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk})
 	if res.Err == nil || res.Pushed != 0 {
 		t.Fatalf("pushed %d (err %v) through a server refusing renames", res.Pushed, res.Err)
 	}

@@ -15,11 +15,16 @@ import (
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
+// SealOptions are the choices of SealFile.
+type SealOptions struct {
+	Output   string   // the file to write; "" means the bundle's drop name in the current folder
+	Progress Progress // told how the sealing advances; nil: nobody
+}
+
 // SealFile seals the request's PATHs into one bundle file for its partner,
-// without any transfer (`sealpost bundle seal`). out "" means the bundle's
-// own file name in the current folder. It returns the manifest and the
-// path written. A Progress, if given, is told how the sealing advances.
-func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog ...Progress) (*bundle.Manifest, string, error) {
+// without any transfer (`sealpost bundle seal`). It returns the manifest
+// and the path written.
+func SealFile(cfg *config.Config, keys *Keys, req SendRequest, opt SealOptions) (*bundle.Manifest, string, error) {
 	p, err := cfg.Partner(req.To)
 	if err != nil {
 		return nil, "", &ConfigError{err}
@@ -37,6 +42,7 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog .
 	if m.Reference == "" && len(req.Paths) > 0 {
 		m.Reference = filepath.Base(req.Paths[0])
 	}
+	out := opt.Output
 	if out == "" {
 		out = bundle.FileName(m, p.PGP.Armor)
 	}
@@ -44,10 +50,10 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog .
 	if err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", out, err)
 	}
-	task := startTask(firstProgress(prog), "seal "+filepath.Base(out), sourcesSize(srcs))
+	task := startTask(opt.Progress, "seal "+filepath.Base(out), sourcesSize(srcs))
 	defer task.Done()
 	w := bufio.NewWriterSize(io.MultiWriter(f, task), 256<<10)
-	if err := sealBundle(w, keys.Self, keys.Peers[p.ID], p, m, srcs, nil); err != nil {
+	if err := sealBundle(w, keys.self, keys.peers[p.ID], p, m, srcs, nil); err != nil {
 		f.Abort()
 		return nil, "", err
 	}
@@ -58,18 +64,23 @@ func SealFile(cfg *config.Config, keys Keys, req SendRequest, out string, prog .
 	return m, out, f.Commit()
 }
 
-// OpenFile verifies a bundle file from partner `from` and unpacks it into
-// dir (created if missing, and must be empty), without any transfer
-// (`sealpost bundle open`). from "" takes the sender from the file's name.
-// On any failure dir is left empty. A Progress, if given, is told how the
-// reading of the file advances.
-func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Progress) (*bundle.Manifest, error) {
+// OpenOptions are the choices of OpenFile.
+type OpenOptions struct {
+	From     string   // the partner that sent the file; "" takes the sender from the file's name
+	Progress Progress // told how the reading of the file advances; nil: nobody
+}
+
+// OpenFile verifies a bundle file and unpacks it into dir (created if
+// missing, and must be empty), without any transfer (`sealpost bundle
+// open`). On any failure dir is left empty.
+func OpenFile(cfg *config.Config, keys *Keys, path, dir string, opt OpenOptions) (*bundle.Manifest, error) {
+	from := opt.From
 	if from == "" {
-		sender, _, _, _, _, ok := bundle.ParseFileName(filepath.Base(path))
+		n, ok := bundle.ParseFileName(filepath.Base(path))
 		if !ok {
 			return nil, &ConfigError{fmt.Errorf("%s: the file name does not say who sent it; give --from PARTNER", path)}
 		}
-		from = sender
+		from = n.Sender
 	}
 	p, err := cfg.Partner(from)
 	if err != nil {
@@ -96,9 +107,9 @@ func OpenFile(cfg *config.Config, keys Keys, path, from, dir string, prog ...Pro
 	if fi, err := f.Stat(); err == nil {
 		size = fi.Size()
 	}
-	task := startTask(firstProgress(prog), "open "+filepath.Base(path), size)
+	task := startTask(opt.Progress, "open "+filepath.Base(path), size)
 	defer task.Done()
-	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, task), 256<<10), keys.Self, keys.Peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
+	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, task), 256<<10), keys.self, keys.peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
 	if err == nil {
 		var m *bundle.Manifest
 		m, err = bundle.Read(msg, dir, bundle.Limits{MaxBytes: p.Limits.MaxBytes, MaxFiles: p.Limits.MaxFiles},
@@ -157,12 +168,4 @@ func clearDir(dir string) {
 	for _, de := range ents {
 		os.RemoveAll(filepath.Join(dir, de.Name()))
 	}
-}
-
-// firstProgress returns the optional Progress argument, or nil.
-func firstProgress(prog []Progress) Progress {
-	if len(prog) > 0 {
-		return prog[0]
-	}
-	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 )
 
@@ -368,7 +369,7 @@ func TestGnuPGPartnerRefused(t *testing.T) {
 	seal([]byte("HELLO"), true) // same size, other bytes
 	seal([]byte("hello"), false)
 
-	res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+	res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk})
 	if res.Filed != 0 || res.Refused != 2 || res.Pushed != 2 {
 		t.Fatalf("filed %d, refused %d, pushed %d; want 0, 2, 2 (two rejected receipts); err %v",
 			res.Filed, res.Refused, res.Pushed, res.Err)

@@ -44,7 +44,8 @@ func hostileBundles(t *testing.T, w *world) []hostileCase {
 	usE, ukE, frE := ours.secretEntity(t), theirs.secretEntity(t), third.secretEntity(t)
 	usKey := signingKey(t, usE)
 	now := time.Now()
-	self, toUK, toFR := ours.eng.Self, ours.eng.Peers[uk], ours.eng.Peers[fr]
+	keys := exchange.EngineKeys(ours.eng)
+	self, toUK, toFR := keys.Self(), keys.Peer(uk), keys.Peer(fr)
 
 	a := regEntry("payload/a.txt", "alpha")
 	b := regEntry("payload/b.txt", "bravo")
@@ -121,8 +122,8 @@ func hostileBundles(t *testing.T, w *world) []hostileCase {
 		{"truncated before the MDC", good[:len(good)-22], "integrity"},
 		{"truncated in the session key", good[:40], "decrypt"},
 		{"unsigned", encryptRaw(t, newSigned(t, usKey, crypto.SHA256).lit(goodTar(a)).bytes(), true, ukE), "unsigned"},
-		{"signed by the receiver's own key", sealPlain(t, theirs.eng.Self, theirs.eng.Self.Public(), sealcrypto.SealOptions{}, goodTar(a)), "unknown_signer"},
-		{"signed by another partner", sealPlain(t, third.eng.Self, third.eng.Peers[uk], sealcrypto.SealOptions{}, goodTar(a)), "unknown_signer"},
+		{"signed by the receiver's own key", sealPlain(t, exchange.EngineKeys(theirs.eng).Self(), exchange.EngineKeys(theirs.eng).Self().Public(), sealcrypto.SealOptions{}, goodTar(a)), "unknown_signer"},
+		{"signed by another partner", sealPlain(t, exchange.EngineKeys(third.eng).Self(), exchange.EngineKeys(third.eng).Peer(uk), sealcrypto.SealOptions{}, goodTar(a)), "unknown_signer"},
 		{"signed by a stranger", encryptRaw(t, newSigned(t, signingKey(t, stranger), crypto.SHA256).ops().lit(goodTar(a)).sig(now).bytes(), true, ukE), "unknown_signer"},
 		{"another partner's signature, our sender name", encryptRaw(t, newSigned(t, signingKey(t, frE), crypto.SHA256).ops().lit(goodTar(a)).sig(now).bytes(), true, ukE), "unknown_signer"},
 		{"SHA-1 signature", byUsHash(t, usKey, crypto.SHA1, now, goodTar(a), ukE), "unsigned"},
@@ -205,7 +206,7 @@ func TestHostileBundles(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(drop, name), c.data, 0o644))
 		byFile[name] = c
 	}
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 	if res.Filed != 1 || res.Refused != len(cases)-1 || res.Pushed != len(cases) {
 		t.Errorf("filed %d, refused %d, receipts %d (err %v); want 1, %d, %d",
 			res.Filed, res.Refused, res.Pushed, res.Err, len(cases)-1, len(cases))
@@ -248,8 +249,8 @@ func TestHostileBundles(t *testing.T) {
 		got[r.InReplyTo] = r
 	}
 	for name, c := range byFile {
-		_, _, _, id, _, _ := bundle.ParseFileName(name)
-		r, ok := got[id]
+		n, _ := bundle.ParseFileName(name)
+		r, ok := got[n.ID]
 		if c.code == "" {
 			continue // the control bundle's receipt names the id in its manifest
 		}
@@ -311,7 +312,7 @@ func TestPartnerKeyExpiredOrRevoked(t *testing.T) {
 			msg := byUsHash(t, key, crypto.SHA256, time.Now().Add(2*time.Minute), tarball, theirs.secretEntity(t))
 			name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 			must(t, os.WriteFile(filepath.Join(w.srv.root, us+"-to-"+uk, name), msg, 0o644))
-			res := theirs.eng.RunPartner(t.Context(), us, false, true)
+			res := theirs.eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 			var rj struct{ Code, Reason string }
 			readJSONFile(t, theirs.state("quarantine", us, name+".reason.json"), &rj)
 			if res.Refused != 1 || rj.Code != "unsigned" {
@@ -457,7 +458,7 @@ func TestHostileRemoteNamesFromALyingServer(t *testing.T) {
 		w := newWorld(t, srv, "", us, uk)
 		must(t, os.WriteFile(filepath.Join(srv.root, "passwd.pgp"), []byte("outside the pull folder"), 0o644))
 		must(t, os.WriteFile(filepath.Join(srv.root, "us-cbp-to-uk-hmrc", "passwd.pgp"), []byte("not a bundle"), 0o644))
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 		if res.Err != nil {
 			t.Errorf("run error %v: a name with a slash is skipped, not asked for", res.Err)
 		}

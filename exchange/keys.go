@@ -1,10 +1,46 @@
 package exchange
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 )
+
+// Keys are our own key and every partner's pinned keys, loaded once and
+// read through Self and Peer.
+type Keys struct {
+	self  *crypto.Self
+	peers map[string]*crypto.Peer
+}
+
+// LoadKeys loads our key (with its passphrase) and each partner's keys,
+// refusing a partner key file that holds none of its pinned fingerprints.
+// Errors are *ConfigError naming the key and file.
+func LoadKeys(cfg *config.Config) (*Keys, error) {
+	k := &Keys{peers: map[string]*crypto.Peer{}}
+	pass, err := cfg.Identity.Passphrase()
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if k.self, err = crypto.LoadSelf(cfg.Identity.PrivateKey, pass); err != nil {
+		return nil, &ConfigError{fmt.Errorf("identity.private_key: %w", err)}
+	}
+	for _, id := range cfg.PartnerIDs() {
+		p := cfg.Partners[id]
+		if k.peers[id], err = crypto.LoadPeer(p.PublicKey, p.Fingerprints); err != nil {
+			return nil, &ConfigError{fmt.Errorf("partners.%s.public_key: %w", id, err)}
+		}
+	}
+	return k, nil
+}
+
+// Self is our own key.
+func (k *Keys) Self() *crypto.Self { return k.self }
+
+// Peer is the partner's pinned keys (nil for an id not configured).
+func (k *Keys) Peer(partner string) *crypto.Peer { return k.peers[partner] }
 
 // KeyWarnBefore is how long before a key's expiry `status`, `check`, the
 // logs and the metrics start to warn about it.
@@ -23,17 +59,17 @@ type KeyState struct {
 }
 
 // keyStates lists our key and the partner's pinned keys as of now.
-func (k Keys) keyStates(self, partner string, now time.Time) []KeyState {
+func (k *Keys) keyStates(self, partner string, now time.Time) []KeyState {
 	var out []KeyState
 	add := func(owner string, x crypto.KeyExpiry) {
 		s := KeyState{Owner: owner, Fingerprint: x.Fingerprint, Expires: x.Expires, Revoked: x.Revoked}
 		s.ExpiresSoon = x.Revoked || x.Expires != nil && x.Expires.Sub(now) < KeyWarnBefore
 		out = append(out, s)
 	}
-	if k.Self != nil {
-		add(self, k.Self.Expiry())
+	if k.self != nil {
+		add(self, k.self.Expiry())
 	}
-	if p := k.Peers[partner]; p != nil {
+	if p := k.peers[partner]; p != nil {
 		for _, x := range p.Expiries() {
 			add(partner, x)
 		}
@@ -47,8 +83,8 @@ func (e *Engine) KeyStates() []KeyState {
 	now := e.now()
 	var out []KeyState
 	for i, id := range e.cfg.PartnerIDs() {
-		ks := e.Keys.keyStates(e.cfg.Identity.ID, id, now)
-		if i > 0 && len(ks) > 0 && e.Self != nil {
+		ks := e.keys.keyStates(e.cfg.Identity.ID, id, now)
+		if i > 0 && len(ks) > 0 && e.keys.self != nil {
 			ks = ks[1:] // our own key is listed once
 		}
 		out = append(out, ks...)
@@ -56,9 +92,9 @@ func (e *Engine) KeyStates() []KeyState {
 	return out
 }
 
-// warnKeys logs a warning for each key that expires within KeyWarnBefore
+// WarnKeys logs a warning for each key that expires within KeyWarnBefore
 // (or has expired, or is revoked): at the start of a run and of the daemon.
-func (e *Engine) warnKeys() {
+func (e *Engine) WarnKeys() {
 	now := e.now()
 	for _, k := range e.KeyStates() {
 		if !k.ExpiresSoon {

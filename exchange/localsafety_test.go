@@ -188,7 +188,7 @@ func TestLockRefusesALink(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Dir(lock), 0o700))
 	os.Remove(lock)
 	must(t, os.Symlink(victim, lock))
-	res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+	res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk})
 	if res.Err == nil {
 		t.Fatal("a run took a lock through a symbolic link")
 	}

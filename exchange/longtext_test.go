@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	sealcrypto "github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/internal/sftpd"
@@ -20,9 +21,9 @@ import (
 // to do, and the log verifies.
 func TestNothingTooLongToLog(t *testing.T) {
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 8MiB\n  max_files: 8", us, uk)
-	self := w.sides[us].eng.Self
+	self := exchange.EngineKeys(w.sides[us].eng).Self()
 	sealed := func(plain []byte) []byte {
-		return sealPlain(t, self, w.sides[us].eng.Peers[uk], sealcrypto.SealOptions{}, plain)
+		return sealPlain(t, self, exchange.EngineKeys(w.sides[us].eng).Peer(uk), sealcrypto.SealOptions{}, plain)
 	}
 	a := regEntry("payload/a.txt", "alpha")
 	zwsp := strings.Repeat("\u200b", 300000) // quoted, 6 bytes each: 1.8 MB
@@ -58,7 +59,7 @@ func TestNothingTooLongToLog(t *testing.T) {
 			}
 		})
 	}
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 	if res.Err != nil || res.Refused != len(cases) || res.Filed != 0 {
 		t.Fatalf("run: refused %d, filed %d, err %v; want %d refused", res.Refused, res.Filed, res.Err, len(cases))
 	}

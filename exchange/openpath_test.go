@@ -18,6 +18,7 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	sealcrypto "github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/bundle"
 )
 
@@ -27,7 +28,7 @@ func dropAndRun(t *testing.T, w *world, data []byte) string {
 	t.Helper()
 	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 	must(t, os.WriteFile(filepath.Join(w.srv.root, us+"-to-"+uk, name), data, 0o644))
-	w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+	w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 	return name
 }
 
@@ -56,7 +57,7 @@ func TestOpenPathRefusals(t *testing.T) {
 	ours, theirs := w.sides[us], w.sides[uk]
 	ukE := theirs.secretEntity(t)
 	usKey := signingKey(t, ours.secretEntity(t))
-	self, toUK := ours.eng.Self, ours.eng.Peers[uk]
+	self, toUK := exchange.EngineKeys(ours.eng).Self(), exchange.EngineKeys(ours.eng).Peer(uk)
 	a := regEntry("payload/a.txt", "alpha")
 	goodTar := tarOf(t, a, manifestEntry(t, manifestFor(us, uk, a)))
 	junkTar := append(bytes.Clone(goodTar), "JUNK"...) // refused by the archive reader, after the tar
@@ -102,7 +103,7 @@ func TestOpenPathRefusals(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(in, name), c.data, 0o600))
 		byName[name] = c
 	}
-	theirs.eng.RunPartner(t.Context(), us, false, true)
+	theirs.eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 	for name, c := range byName {
 		wantQuarantined(t, w, c.name+" (from the file)", name, c.code)
 	}

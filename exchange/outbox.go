@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -308,42 +307,6 @@ type reasonFile struct {
 	SHA256 string    `json:"sha256,omitempty"`
 	Bytes  int64     `json:"bytes,omitempty"`
 	Time   time.Time `json:"time"`
-}
-
-// writeJSON writes v as indented JSON to path atomically, mode 0600.
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsx.WriteFile(path, append(data, '\n'), 0o600)
-}
-
-// writeJSONUnsynced writes v as indented JSON to a new file path, mode
-// 0600, without syncing it; the caller syncs it later.
-func writeJSONUnsynced(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(data, '\n'))
-	return errors.Join(err, f.Close())
-}
-
-// readJSON reads path into v.
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("parse %s: %w", path, err)
-	}
-	return nil
 }
 
 // uniquePath returns dir/name, or dir/name.1, .2, ... if that is taken.

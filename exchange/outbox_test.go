@@ -95,7 +95,7 @@ func TestLockedPartner(t *testing.T) {
 	must(t, err)
 	defer f.Close()
 	must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX))
-	res := w.sides[us].eng.RunPartner(t.Context(), uk, true, true)
+	res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk})
 	if !errors.Is(res.Err, exchange.ErrLocked) {
 		t.Fatalf("run under a held lock: %v, want ErrLocked", res.Err)
 	}

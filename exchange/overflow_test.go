@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
@@ -47,7 +48,7 @@ func TestOversizedRefusedOnce(t *testing.T) {
 	big := "us-cbp_uk-hmrc_request_01a252f5-28b0-77e5-b4c6-76c2ecd84c5f.pgp"
 	must(t, os.WriteFile(filepath.Join(srv.root, us+"-to-"+uk, big), bytes.Repeat([]byte("x"), 2<<20), 0o644))
 	for run := 1; run <= 3; run++ {
-		res := s.eng.RunPartner(t.Context(), us, false, true)
+		res := s.eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 		if res.Err == nil {
 			t.Fatalf("run %d: the refused move must fail the run", run)
 		}

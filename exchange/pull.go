@@ -19,6 +19,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/exchange/drop"
+	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -127,8 +128,8 @@ func (r *partnerRun) leave(ent drop.Entry, why string) {
 
 // partnerName reports whether name is a bundle name from this partner to us.
 func (r *partnerRun) partnerName(name string) bool {
-	from, to, _, _, _, ok := bundle.ParseFileName(name)
-	return ok && from == r.id && to == r.e.cfg.Identity.ID
+	n, ok := bundle.ParseFileName(name)
+	return ok && n.Sender == r.id && n.Recipient == r.e.cfg.Identity.ID
 }
 
 // order puts the partner's bundle names first, then the rest; each group
@@ -232,8 +233,8 @@ func (r *partnerRun) refuseUnfetched(ctx context.Context, ent drop.Entry) error 
 		return fmt.Errorf("pull %s/%s: hash: %w", r.id, ent.Name, err)
 	}
 	in.sha256 = hex.EncodeToString(h.Sum(nil))
-	if _, _, kind, _, _, ok := bundle.ParseFileName(ent.Name); ok {
-		in.kind = kind
+	if n, ok := bundle.ParseFileName(ent.Name); ok {
+		in.kind = n.Kind
 	}
 	if in.kind != bundle.KindReceipt {
 		if err := r.oweReceipt(in, "", "", bundle.StatusRejected, "limits", cause.Error()); err != nil {
@@ -313,7 +314,7 @@ func (r *partnerRun) downloadOpen(ctx context.Context, d Transport, ent drop.Ent
 	if err != nil {
 		return "", nil, err
 	}
-	pipe := newChunkPipe()
+	pipe := chunkpipe.New()
 	done := make(chan *opened, 1)
 	go func() { done <- r.openFrom(pipe, stage) }()
 	sum, err := r.download(ctx, d, ent, local, &lossyWriter{w: pipe})
@@ -328,7 +329,7 @@ func (r *partnerRun) downloadOpen(ctx context.Context, d Transport, ent drop.Ent
 
 // openFrom opens the bundle streamed through pipe into stage and reads
 // the pipe to its end; nil when it could not.
-func (r *partnerRun) openFrom(pipe *chunkPipe, stage string) *opened {
+func (r *partnerRun) openFrom(pipe *chunkpipe.Pipe, stage string) *opened {
 	m, err := r.open(pipe, stage)
 	if err == nil {
 		_, err = io.Copy(io.Discard, pipe)
@@ -462,8 +463,8 @@ func (r *partnerRun) process(name string, recovering bool, sum string, early *op
 			return &localError{err}
 		}
 	}
-	if _, _, kind, _, _, ok := bundle.ParseFileName(name); ok {
-		in.kind = kind
+	if n, ok := bundle.ParseFileName(name); ok {
+		in.kind = n.Kind
 	}
 	m, stage, err := r.openStaged(in, early)
 	defer os.RemoveAll(stage)
@@ -513,7 +514,7 @@ func (r *partnerRun) newStage(name string) (string, error) {
 // stage. Nothing in stage counts until open returns without error.
 func (r *partnerRun) open(src io.Reader, stage string) (*bundle.Manifest, error) {
 	lim := r.p.Limits
-	msg, err := crypto.Open(src, r.e.Self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
+	msg, err := crypto.Open(src, r.e.keys.self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
 	if err != nil {
 		return nil, err
 	}

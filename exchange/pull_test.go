@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 )
@@ -36,7 +37,7 @@ func TestRefusedBundles(t *testing.T) {
 	fakeReceipt := us + "_" + uk + "_receipt_" + bundle.NewID() + ".pgp"
 	must(t, os.WriteFile(filepath.Join(drop, fakeReceipt), []byte("junk"), 0o644))
 
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 	if res.Filed != 1 || res.Refused != 3 || res.Pushed != 3 {
 		t.Fatalf("filed %d refused %d pushed %d (err %v); want 1 filed, 3 refused, 3 receipts (1 filed, 2 rejected)",
 			res.Filed, res.Refused, res.Pushed, res.Err)
@@ -200,7 +201,7 @@ func TestOversizedFileNotFetched(t *testing.T) {
 	must(t, err)
 	must(t, f.Truncate(3<<20))
 	f.Close()
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 	if res.Refused != 1 || res.Pushed != 1 {
 		t.Fatalf("refused %d, receipts %d (err %v); want 1 and 1", res.Refused, res.Pushed, res.Err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
@@ -250,7 +251,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim strin
 		}
 	}()
 
-	toDrop, toCheck := newChunkPipe(), newChunkPipe()
+	toDrop, toCheck := chunkpipe.New(), chunkpipe.New()
 	upErr := make(chan error, 1)
 	go func() {
 		uw := &errWriter{w: up}
@@ -260,7 +261,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim strin
 	}()
 	checked := make(chan selfCheckResult, 1)
 	go func() {
-		res := selfCheck(toCheck, r.e.Self)
+		res := selfCheck(toCheck, r.e.keys.self)
 		toCheck.CloseRead(res.err)
 		checked <- res
 	}()
@@ -357,7 +358,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // seal writes the bundle's tar through the OpenPGP sealer into w, hashing
 // the plaintext into pt for the self-check.
 func (r *partnerRun) seal(w io.Writer, m *bundle.Manifest, srcs []bundle.Source, pt hash.Hash) error {
-	return sealBundle(w, r.e.Self, r.peer, r.p, m, srcs, pt)
+	return sealBundle(w, r.e.keys.self, r.peer, r.p, m, srcs, pt)
 }
 
 // sealBundle writes the bundle's tar (manifest last) through an OpenPGP
@@ -425,20 +426,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	}
 	c.n += int64(len(p))
 	return len(p), nil
-}
-
-// fileSHA256 returns the lowercase hex SHA-256 of a file's bytes.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // pathJoin joins remote (slash-separated) path elements.

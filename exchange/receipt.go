@@ -123,7 +123,7 @@ func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering boo
 func (r *partnerRun) matchReceipt(rc *bundle.Receipt) error {
 	id := receiptFor(rc)
 	sent := filepath.Join(r.e.dirs.sent(r.id), id+".pgp")
-	if !uuidRE.MatchString(id) || !exists(sent) {
+	if !bundle.ValidID(id) || !exists(sent) {
 		return fmt.Errorf("receipt for %q matches nothing we sent to %s", rc.For, r.id)
 	}
 	sum, err := fileSHA256(sent)
@@ -140,8 +140,8 @@ func (r *partnerRun) matchReceipt(rc *bundle.Receipt) error {
 // the id in the file name it gives when the partner could not read the
 // bundle.
 func receiptFor(rc *bundle.Receipt) string {
-	if _, _, _, id, _, ok := bundle.ParseFileName(rc.For); ok {
-		return id
+	if n, ok := bundle.ParseFileName(rc.For); ok {
+		return n.ID
 	}
 	return rc.For
 }

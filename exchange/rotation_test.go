@@ -79,7 +79,7 @@ func TestKeyRotation(t *testing.T) {
 	w.start(uk)
 	w.send("uk-hmrc", "us-cbp", "STALE", "", map[string]string{"c.txt": "signed by the retired key"})
 	w.run("uk-hmrc", "us-cbp")
-	res = us.eng.RunPartner(t.Context(), "uk-hmrc", true, true)
+	res = us.eng.RunPartner(t.Context(), exchange.RunOptions{Partner: "uk-hmrc"})
 	if res.Refused != 1 {
 		t.Fatalf("a bundle signed by an unpinned key: %+v, want 1 refused", res)
 	}

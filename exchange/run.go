@@ -101,7 +101,7 @@ func (r *partnerRun) record(rec audit.Record, err error) error {
 
 // newPartnerRun returns the cycle for partner p, its results in res.
 func (e *Engine) newPartnerRun(id string, p *config.Partner, res *Result) *partnerRun {
-	r := &partnerRun{e: e, id: id, p: p, peer: e.Peers[id], res: res}
+	r := &partnerRun{e: e, id: id, p: p, peer: e.keys.peers[id], res: res}
 	r.drop = newRetrier(r.dial, e.logger.With("partner", id))
 	return r
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"syscall"
 
 	"go.yaml.in/yaml/v3"
@@ -26,8 +25,6 @@ type SendRequest struct {
 	Paths     []string
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // Send queues the request's PATHs in the partner's outbox as one folder
 // item, atomically: it is copied under a hidden name, synced, and renamed
 // into place with a READY marker, so the next push picks it up at once and
@@ -36,7 +33,7 @@ func (e *Engine) Send(req SendRequest) (string, error) {
 	if _, err := e.cfg.Partner(req.To); err != nil {
 		return "", &ConfigError{err}
 	}
-	if req.ReplyTo != "" && !uuidRE.MatchString(req.ReplyTo) {
+	if req.ReplyTo != "" && !bundle.ValidID(req.ReplyTo) {
 		return "", &ConfigError{fmt.Errorf("--reply-to %q is not a bundle id (a lowercase UUID)", req.ReplyTo)}
 	}
 	if len(req.Paths) == 0 {

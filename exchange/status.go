@@ -79,7 +79,7 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 		if st.AwaitingResponse == nil {
 			st.AwaitingResponse = []Pending{}
 		}
-		st.Keys = e.Keys.keyStates(e.cfg.Identity.ID, id, now)
+		st.Keys = e.keys.keyStates(e.cfg.Identity.ID, id, now)
 		out = append(out, st)
 	}
 	return out, nil

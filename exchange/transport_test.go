@@ -69,7 +69,7 @@ func TestSlowUploadUnderTheFinalName(t *testing.T) {
 			}
 		}
 	}()
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 	close(stop)
 	at := <-stopped
 	if res.Err != nil || res.Refused != 0 || res.Filed != 0 {
@@ -119,7 +119,7 @@ func TestChangedFileNotRemoved(t *testing.T) {
 			must(t, errors.Join(err, f.Close()))
 		}
 	})
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 	if res.Refused != 1 {
 		t.Fatalf("run over the half upload: refused %d, err %v; want the half refused", res.Refused, res.Err)
 	}
@@ -152,7 +152,7 @@ func TestEvidenceNeverOverwritten(t *testing.T) {
 	filed := w.records(uk, audit.EvFiled)
 	for _, extra := range []string{"appended", "appended again"} {
 		must(t, os.WriteFile(path, append(bytes.Clone(data), extra...), 0o644))
-		w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+		w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 	}
 	kept, err := os.ReadFile(w.sides[uk].state("received", us, name))
 	must(t, err)
@@ -178,7 +178,7 @@ func TestEvidenceNeverOverwritten(t *testing.T) {
 func TestLyingServerBoundedOnDisk(t *testing.T) {
 	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 	w := newWorld(t, lyingServer(t, sftpd.WithEndlessFile(name, 1000)), "", us, uk)
-	res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 	if res.Err != nil || res.Filed+res.Refused != 0 {
 		t.Fatalf("run: filed %d, refused %d, err %v; want the file left", res.Filed, res.Refused, res.Err)
 	}
@@ -219,7 +219,7 @@ func TestDeadlines(t *testing.T) {
 		// A real bundle, dated after the endless file so that it comes
 		// next: the connection the deadline closed is dialled again.
 		w.send(us, uk, "after", "", map[string]string{"a.txt": "after the deadline"})
-		if res := w.sides[us].eng.RunPartner(t.Context(), uk, true, false); res.Err != nil || res.Pushed != 1 {
+		if res := w.sides[us].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: uk, PushOnly: true}); res.Err != nil || res.Pushed != 1 {
 			t.Fatalf("push: %d, %v", res.Pushed, res.Err)
 		}
 		late := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -227,7 +227,7 @@ func TestDeadlines(t *testing.T) {
 			must(t, os.Chtimes(filepath.Join(w.srv.root, us+"-to-"+uk, n), late, late))
 		}
 		setDownloadDeadline(t, w, "1s")
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 		if !errors.Is(res.Err, drop.ErrDeadline) || !strings.Contains(res.Err.Error(), "sftp.download_deadline (1s)") {
 			t.Fatalf("run error %v, want the download deadline", res.Err)
 		}
@@ -239,7 +239,7 @@ func TestDeadlines(t *testing.T) {
 		w := newWorld(t, loopbackServer(t), "pull_settle: 20s\nrun_deadline: 1s", us, uk)
 		w.send(us, uk, "waits", "", map[string]string{"a.txt": "waits"})
 		w.run(us, uk)
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, true, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
 		if !errors.Is(res.Err, drop.ErrDeadline) || !strings.Contains(res.Err.Error(), "run_deadline (1s)") {
 			t.Fatalf("run error %v, want the run deadline", res.Err)
 		}
@@ -284,7 +284,7 @@ func TestDecoysDoNotStarveThePartner(t *testing.T) {
 	plantDecoys(t, w, decoys, 0o644, func(i int) string { return strings.Repeat("decoy ", 100+i) })
 	var refused []int
 	for run := 0; run < 3; run++ {
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 		if run == 0 && res.Filed != 1 {
 			t.Fatalf("first run filed %d, want the partner's bundle (err %v)", res.Filed, res.Err)
 		}
@@ -347,7 +347,7 @@ func TestUnreadableDecoysAreBudgeted(t *testing.T) {
 		return n
 	}
 	for run := 1; run <= 2; run++ {
-		res := w.sides[uk].eng.RunPartner(t.Context(), us, false, true)
+		res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us, PullOnly: true})
 		if run == 1 && res.Filed != 1 {
 			t.Fatalf("first run filed %d, want the partner's bundle (err %v)", res.Filed, res.Err)
 		}
@@ -370,7 +370,7 @@ func TestCancelledRunStopsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan exchange.Result, 1)
-	go func() { done <- w.sides[us].eng.RunPartner(ctx, uk, true, true) }()
+	go func() { done <- w.sides[us].eng.RunPartner(ctx, exchange.RunOptions{Partner: uk}) }()
 	for deadline := time.Now().Add(time.Minute); p.Faults() == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the stall never struck")

@@ -149,7 +149,7 @@ func indent(s string) string {
 // test on error.
 func (w *world) run(id, peer string) exchange.Result {
 	w.t.Helper()
-	res := w.sides[id].eng.RunPartner(context.Background(), peer, true, true)
+	res := w.sides[id].eng.RunPartner(context.Background(), exchange.RunOptions{Partner: peer})
 	if res.Err != nil {
 		w.t.Fatalf("run %s→%s: %v", id, peer, res.Err)
 	}

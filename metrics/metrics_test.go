@@ -147,7 +147,7 @@ func TestEndpoint(t *testing.T) {
 	send(t, ukEng, us, "UK-3", payload)
 	run(t, ukEng, us)
 	damage(t, filepath.Join(root, uk+"-to-"+us))
-	if res := usEng.RunPartner(context.Background(), uk, true, true); res.Refused != 1 {
+	if res := usEng.RunPartner(context.Background(), exchange.RunOptions{Partner: uk}); res.Refused != 1 {
 		t.Fatalf("damaged bundle: %+v", res)
 	}
 	got = scrape(t, url)
@@ -239,7 +239,7 @@ func send(t *testing.T, eng *exchange.Engine, to, ref, body string) {
 
 func run(t *testing.T, eng *exchange.Engine, partner string) {
 	t.Helper()
-	if res := eng.RunPartner(context.Background(), partner, true, true); res.Err != nil {
+	if res := eng.RunPartner(context.Background(), exchange.RunOptions{Partner: partner}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 }

@@ -176,7 +176,7 @@ func checkpointSigner(src auditSource, keyFile, fp string) (*crypto.Peer, string
 	if err != nil {
 		return nil, "", err
 	}
-	return keys.Self.Public(), src.cfg.Identity.ID, nil
+	return keys.Self().Public(), src.cfg.Identity.ID, nil
 }
 
 // keyFingerprints lists the primary fingerprints of the keys in a file.

@@ -26,12 +26,13 @@ func cmdAuditCheckpoint(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	defer eng.Close()
-	c, signed, path, err := eng.Checkpoint(*out)
+	cp, err := eng.Checkpoint(*out)
 	if err != nil {
 		return err
 	}
+	c, path := cp.Statement, cp.Path
 	if path == "-" {
-		_, err := e.stdout.Write(signed)
+		_, err := e.stdout.Write(cp.Signed)
 		return err
 	}
 	fmt.Fprintf(e.stdout, "checkpoint of the exchange log at seq %d sha256 %s written to %s\ncheck it with: gpg --verify %s   or   sealpost audit verify --checkpoint %s\n",

@@ -44,7 +44,8 @@ func cmdBundleSeal(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths}, *out, cancelling(ctx, e.progress()))
+	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths},
+		exchange.SealOptions{Output: *out, Progress: cancelling(ctx, e.progress())})
 	if err != nil {
 		return interrupted(ctx, err, "no bundle file was written")
 	}
@@ -75,7 +76,7 @@ func cmdBundleOpen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := exchange.OpenFile(cfg, keys, rest[0], *from, *out, cancelling(ctx, e.progress()))
+	m, err := exchange.OpenFile(cfg, keys, rest[0], *out, exchange.OpenOptions{From: *from, Progress: cancelling(ctx, e.progress())})
 	if err != nil {
 		return interrupted(ctx, err, *out+" was left empty")
 	}
@@ -87,10 +88,10 @@ func cmdBundleOpen(ctx context.Context, e *env, args []string) error {
 // keys loads the configuration and its keys, without the state folder:
 // bundle seal and open work on files only. It checks the partners the
 // command line names first.
-func (e *env) keys(named ...partnerFlag) (*config.Config, exchange.Keys, error) {
+func (e *env) keys(named ...partnerFlag) (*config.Config, *exchange.Keys, error) {
 	cfg, err := e.loadConfig(named...)
 	if err != nil {
-		return nil, exchange.Keys{}, err
+		return nil, nil, err
 	}
 	keys, err := exchange.LoadKeys(cfg)
 	return cfg, keys, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/metrics"
+	"github.com/sealpost/sealpost/schedule"
 )
 
 var daemonCommand = &command{
@@ -48,7 +49,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 		}
 		reload := make(chan struct{})
 		done := make(chan error, 1)
-		go func(eng *exchange.Engine) { done <- eng.Schedule(ctx, reload) }(eng)
+		go func(eng *exchange.Engine) { done <- schedule.Run(ctx, eng, log, reload) }(eng)
 		next, err := waitReload(e, ctx, hup, done)
 		if next == nil {
 			eng.Close()

@@ -70,6 +70,27 @@ func formatUUID(u [16]byte) string {
 	return string(s[:])
 }
 
+// ValidID reports whether s is a bundle id: a UUID in lowercase canonical
+// form (any version).
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isLowerHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // File name suffixes on the drop.
 const (
 	extBinary  = ".pgp"
@@ -86,24 +107,32 @@ func FileName(m *Manifest, armored bool) string {
 	return m.Sender + "_" + m.Recipient + "_" + m.Kind + "_" + m.ID + ext
 }
 
+// DropName is what a bundle's name on the drop says about it.
+type DropName struct {
+	Sender, Recipient string // party ids
+	Kind              string // KindRequest, KindResponse or KindReceipt
+	ID                string // the bundle id
+	Armored           bool   // .asc rather than .pgp
+}
+
 // ParseFileName splits a drop file name made by FileName; ok is false if name
 // is not of that form (party ids, a known kind, a lowercase UUID, .pgp or .asc).
-func ParseFileName(name string) (sender, recipient, kind, id string, armored bool, ok bool) {
+func ParseFileName(name string) (n DropName, ok bool) {
 	base, found := strings.CutSuffix(name, extBinary)
 	if !found {
-		base, armored = strings.CutSuffix(name, extArmored)
-		if !armored {
-			return "", "", "", "", false, false
+		base, n.Armored = strings.CutSuffix(name, extArmored)
+		if !n.Armored {
+			return DropName{}, false
 		}
 	}
 	parts := strings.Split(base, "_")
 	if len(parts) != 4 {
-		return "", "", "", "", false, false
+		return DropName{}, false
 	}
-	sender, recipient, kind, id = parts[0], parts[1], parts[2], parts[3]
-	if !ValidPartyID(sender) || !ValidPartyID(recipient) || !validUUID(id) ||
-		kind != KindRequest && kind != KindResponse && kind != KindReceipt {
-		return "", "", "", "", false, false
+	n.Sender, n.Recipient, n.Kind, n.ID = parts[0], parts[1], parts[2], parts[3]
+	if !ValidPartyID(n.Sender) || !ValidPartyID(n.Recipient) || !ValidID(n.ID) ||
+		n.Kind != KindRequest && n.Kind != KindResponse && n.Kind != KindReceipt {
+		return DropName{}, false
 	}
-	return sender, recipient, kind, id, armored, true
+	return n, true
 }

@@ -12,7 +12,7 @@ func TestNewIDIsUUIDv7(t *testing.T) {
 	before := time.Now().UnixMilli()
 	id := NewID()
 	after := time.Now().UnixMilli()
-	if !validUUID(id) {
+	if !ValidID(id) {
 		t.Fatalf("NewID() = %q, not a lowercase canonical UUID", id)
 	}
 	if id[14] != '7' {
@@ -78,9 +78,10 @@ func TestFileName(t *testing.T) {
 		if name != want {
 			t.Errorf("FileName = %q, want %q", name, want)
 		}
-		s, r, k, id, arm, ok := ParseFileName(name)
-		if !ok || s != "us-cbp" || r != "uk-hmrc" || k != KindResponse || id != m.ID || arm != armored {
-			t.Errorf("ParseFileName(%q) = %q %q %q %q %v %v", name, s, r, k, id, arm, ok)
+		n, ok := ParseFileName(name)
+		wantName := DropName{Sender: "us-cbp", Recipient: "uk-hmrc", Kind: KindResponse, ID: m.ID, Armored: armored}
+		if !ok || n != wantName {
+			t.Errorf("ParseFileName(%q) = %+v %v", name, n, ok)
 		}
 	}
 }
@@ -101,7 +102,7 @@ func TestParseFileNameRefuses(t *testing.T) {
 		"us-cbp__request_" + id + ".pgp",
 		"../us-cbp_uk-hmrc_request_" + id + ".pgp",
 	} {
-		if _, _, _, _, _, ok := ParseFileName(name); ok {
+		if _, ok := ParseFileName(name); ok {
 			t.Errorf("ParseFileName(%q) accepted it", name)
 		}
 	}

@@ -187,7 +187,7 @@ func (m *Manifest) validateHeader() error {
 	switch {
 	case m.Format != Format:
 		return fmt.Errorf("format %s is not %q", safetext.Quote(m.Format), Format)
-	case !validUUID(m.ID):
+	case !ValidID(m.ID):
 		return fmt.Errorf("id %s is not a lowercase UUID", safetext.Quote(m.ID))
 	case m.Kind != KindRequest && m.Kind != KindResponse && m.Kind != KindReceipt:
 		return fmt.Errorf("kind %s is not request, response or receipt", safetext.Quote(m.Kind))
@@ -199,7 +199,7 @@ func (m *Manifest) validateHeader() error {
 		return fmt.Errorf("sender and recipient are both %q", m.Sender)
 	case m.Created.IsZero():
 		return errors.New("created is missing or zero")
-	case m.InReplyTo != "" && !validUUID(m.InReplyTo):
+	case m.InReplyTo != "" && !ValidID(m.InReplyTo):
 		return fmt.Errorf("in_reply_to %s is not a lowercase UUID", safetext.Quote(m.InReplyTo))
 	case m.Kind == KindResponse && m.InReplyTo == "":
 		return errors.New("a response has no in_reply_to")
@@ -279,26 +279,6 @@ func ValidPartyID(s string) bool {
 		c := s[i]
 		if !isLowerHex(c) && !(c >= 'g' && c <= 'z') && c != '-' {
 			return false
-		}
-	}
-	return true
-}
-
-// validUUID reports whether s is a UUID in lowercase canonical form (any version).
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch i {
-		case 8, 13, 18, 23:
-			if s[i] != '-' {
-				return false
-			}
-		default:
-			if !isLowerHex(s[i]) {
-				return false
-			}
 		}
 	}
 	return true

@@ -131,7 +131,7 @@ func ReadItemMeta(folder string) (reference, inReplyTo string, err error) {
 	if err := decodeStrict(data, &meta); err != nil {
 		return "", "", fmt.Errorf("%s: %w", path, err)
 	}
-	if meta.InReplyTo != "" && !validUUID(meta.InReplyTo) {
+	if meta.InReplyTo != "" && !ValidID(meta.InReplyTo) {
 		return "", "", fmt.Errorf("%s: in_reply_to %s is not a lowercase bundle id (UUID)", path, safetext.Quote(meta.InReplyTo))
 	}
 	if len(meta.Reference) > MaxReference {
