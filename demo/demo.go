@@ -69,7 +69,7 @@ func Run(ctx context.Context, dir string, w io.Writer) error {
 // script is the exchange itself, step by step.
 func script(ctx context.Context, w io.Writer, ours, theirs *party) error {
 	fmt.Fprintf(w, "\n== 1. %s queues two requests for %s\n", us, partner)
-	if err := ours.queueRequests(w); err != nil {
+	if err := ours.queueRequests(ctx, w); err != nil {
 		return err
 	}
 	steps := []struct {
@@ -78,7 +78,7 @@ func script(ctx context.Context, w io.Writer, ours, theirs *party) error {
 		after func() error
 	}{
 		{"2. " + us + " pushes: seal, self-check, upload", ours, nil},
-		{"3. " + partner + " pulls: verify, file, answer with receipts", theirs, func() error { return theirs.answerRequests(w) }},
+		{"3. " + partner + " pulls: verify, file, answer with receipts", theirs, func() error { return theirs.answerRequests(ctx, w) }},
 		{"4. " + partner + " pushes its responses", theirs, nil},
 		{"5. " + us + " pulls receipts and responses, sends receipts", ours, nil},
 		{"6. " + partner + " pulls our receipts", theirs, nil},
@@ -181,7 +181,7 @@ func (p *party) start() error {
 }
 
 // queueRequests writes two sample case files and queues them with send.
-func (p *party) queueRequests(w io.Writer) error {
+func (p *party) queueRequests(ctx context.Context, w io.Writer) error {
 	work := filepath.Join(p.dir, "documents")
 	files := map[string]string{
 		"CASE-2026-0042/request.txt":          "Request for information under the customs mutual assistance agreement, art. 4.\nSubject: consignment MSKU 1234567, declared as machine parts.\n",
@@ -206,7 +206,7 @@ func (p *party) queueRequests(w io.Writer) error {
 		for _, e := range ents {
 			paths = append(paths, filepath.Join(work, c.dir, e.Name()))
 		}
-		name, err := p.eng.Send(exchange.SendRequest{To: p.peer, Reference: c.ref, Paths: paths})
+		name, err := p.eng.Send(ctx, exchange.SendRequest{To: p.peer, Reference: c.ref, Paths: paths})
 		if err != nil {
 			return err
 		}
@@ -225,7 +225,7 @@ func (p *party) run(ctx context.Context, w io.Writer) error {
 
 // answerRequests plays the partner's operator: each request filed in the
 // inbox is answered with a response that refers to it.
-func (p *party) answerRequests(w io.Writer) error {
+func (p *party) answerRequests(ctx context.Context, w io.Writer) error {
 	inbox := filepath.Join(p.dir, "state", "inbox", p.peer)
 	ents, err := os.ReadDir(inbox)
 	if err != nil {
@@ -248,7 +248,7 @@ func (p *party) answerRequests(w io.Writer) error {
 		if err := fsx.WriteFile(answer, []byte(body), 0o600); err != nil {
 			return err
 		}
-		if _, err := p.eng.Send(exchange.SendRequest{To: p.peer, Reference: m.Reference, ReplyTo: e.Name(), Paths: []string{answer}}); err != nil {
+		if _, err := p.eng.Send(ctx, exchange.SendRequest{To: p.peer, Reference: m.Reference, ReplyTo: e.Name(), Paths: []string{answer}}); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "   %s's operator answers %s (%s)\n", p.id, m.Reference, e.Name())

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,8 +24,9 @@ type SealOptions struct {
 
 // SealFile seals the request's PATHs into one bundle file for its partner,
 // without any transfer (`sealpost bundle seal`). It returns the manifest
-// and the path written.
-func SealFile(cfg *config.Config, keys *Keys, req SendRequest, opt SealOptions) (*bundle.Manifest, string, error) {
+// and the path written. Once ctx is done the sealing stops and no file is
+// left.
+func SealFile(ctx context.Context, cfg *config.Config, keys *Keys, req SendRequest, opt SealOptions) (*bundle.Manifest, string, error) {
 	p, err := cfg.Partner(req.To)
 	if err != nil {
 		return nil, "", &ConfigError{err}
@@ -52,7 +54,7 @@ func SealFile(cfg *config.Config, keys *Keys, req SendRequest, opt SealOptions) 
 	}
 	task := startTask(opt.Progress, "seal "+filepath.Base(out), sourcesSize(srcs))
 	defer task.Done()
-	w := bufio.NewWriterSize(io.MultiWriter(f, task), 256<<10)
+	w := bufio.NewWriterSize(io.MultiWriter(f, stopOn(ctx, task)), 256<<10)
 	if err := sealBundle(w, keys.self, keys.peers[p.ID], p, m, srcs, nil); err != nil {
 		f.Abort()
 		return nil, "", err
@@ -72,8 +74,8 @@ type OpenOptions struct {
 
 // OpenFile verifies a bundle file and unpacks it into dir (created if
 // missing, and must be empty), without any transfer (`sealpost bundle
-// open`). On any failure dir is left empty.
-func OpenFile(cfg *config.Config, keys *Keys, path, dir string, opt OpenOptions) (*bundle.Manifest, error) {
+// open`). On any failure, and once ctx is done, dir is left empty.
+func OpenFile(ctx context.Context, cfg *config.Config, keys *Keys, path, dir string, opt OpenOptions) (*bundle.Manifest, error) {
 	from := opt.From
 	if from == "" {
 		n, ok := bundle.ParseFileName(filepath.Base(path))
@@ -109,7 +111,7 @@ func OpenFile(cfg *config.Config, keys *Keys, path, dir string, opt OpenOptions)
 	}
 	task := startTask(opt.Progress, "open "+filepath.Base(path), size)
 	defer task.Done()
-	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, task), 256<<10), keys.self, keys.peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
+	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, stopOn(ctx, task)), 256<<10), keys.self, keys.peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
 	if err == nil {
 		var m *bundle.Manifest
 		m, err = bundle.Read(msg, dir, bundle.Limits{MaxBytes: p.Limits.MaxBytes, MaxFiles: p.Limits.MaxFiles},

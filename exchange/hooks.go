@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"io"
 	"io/fs"
 	"path/filepath"
@@ -77,4 +78,22 @@ func treeSize(path string) int64 {
 		return nil
 	})
 	return n
+}
+
+// stopOn passes writes to w until ctx is done, then fails them with ctx's
+// cause: a copy, seal or open that reports its progress through it stops
+// at its next write and cleans up as after any write error.
+func stopOn(ctx context.Context, w io.Writer) io.Writer { return ctxWriter{ctx, w} }
+
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+// Write passes b on, or fails once the context is done.
+func (c ctxWriter) Write(b []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.w.Write(b)
 }

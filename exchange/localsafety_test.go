@@ -60,7 +60,7 @@ func TestSendRefusesLinksSwappedIn(t *testing.T) {
 	const tries = 150
 	var sent, refused int
 	for range tries {
-		item, err := w.sides[us].eng.Send(exchange.SendRequest{To: uk, Paths: []string{src}})
+		item, err := w.sides[us].eng.Send(t.Context(), exchange.SendRequest{To: uk, Paths: []string{src}})
 		if err != nil {
 			var ce *exchange.ConfigError
 			if !errors.As(err, &ce) {

@@ -30,7 +30,7 @@ func TestOpenFileOutputFolderOthersControl(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "secret-report.txt")
 	must(t, os.WriteFile(src, []byte("for uk-hmrc only"), 0o600))
 	sealed := filepath.Join(t.TempDir(), "b.pgp")
-	_, _, err := exchange.SealFile(w.sides[us].cfg, exchange.EngineKeys(w.sides[us].eng), exchange.SendRequest{To: uk, Paths: []string{src}}, exchange.SealOptions{Output: sealed})
+	_, _, err := exchange.SealFile(t.Context(), w.sides[us].cfg, exchange.EngineKeys(w.sides[us].eng), exchange.SendRequest{To: uk, Paths: []string{src}}, exchange.SealOptions{Output: sealed})
 	must(t, err)
 
 	for _, tc := range []struct {
@@ -69,7 +69,7 @@ func TestOpenFileOutputFolderOthersControl(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, named, landed := tc.plant(t, t.TempDir())
-			_, err := exchange.OpenFile(w.sides[uk].cfg, exchange.EngineKeys(w.sides[uk].eng), sealed, out, exchange.OpenOptions{From: us})
+			_, err := exchange.OpenFile(t.Context(), w.sides[uk].cfg, exchange.EngineKeys(w.sides[uk].eng), sealed, out, exchange.OpenOptions{From: us})
 			var ce *exchange.ConfigError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), named) {
 				t.Fatalf("OpenFile into %s: %v; want a configuration error naming %s", out, err, named)

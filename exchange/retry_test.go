@@ -31,7 +31,7 @@ func retryRun(t *testing.T) *partnerRun {
 	t.Cleanup(func() { srv.Close() })
 	p := &config.Partner{ID: "uk", SFTP: config.SFTP{Address: srv.Addr, User: "sealpost",
 		PrivateKey: srv.ClientKey, KnownHosts: srv.KnownHosts, Timeout: 10 * time.Second}}
-	r := (&Engine{logger: slog.New(slog.DiscardHandler)}).newPartnerRun(p.ID, p, &Result{})
+	r := (&Engine{logger: slog.New(slog.DiscardHandler), keys: &Keys{}}).newPartnerRun(p.ID, p, &Result{})
 	t.Cleanup(r.close)
 	return r
 }

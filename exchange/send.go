@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,8 +29,9 @@ type SendRequest struct {
 // Send queues the request's PATHs in the partner's outbox as one folder
 // item, atomically: it is copied under a hidden name, synced, and renamed
 // into place with a READY marker, so the next push picks it up at once and
-// never sees half of it. It returns the item's name in the outbox.
-func (e *Engine) Send(req SendRequest) (string, error) {
+// never sees half of it. It returns the item's name in the outbox. Once
+// ctx is done the copy stops and nothing is queued.
+func (e *Engine) Send(ctx context.Context, req SendRequest) (string, error) {
 	if _, err := e.cfg.Partner(req.To); err != nil {
 		return "", &ConfigError{err}
 	}
@@ -56,7 +58,7 @@ func (e *Engine) Send(req SendRequest) (string, error) {
 		total += treeSize(p)
 	}
 	task := startTask(e.progress, "queue "+req.Reference, total)
-	err := e.fillItem(tmp, req, task)
+	err := e.fillItem(tmp, req, stopOn(ctx, task))
 	task.Done()
 	if err != nil {
 		os.RemoveAll(tmp)

@@ -172,7 +172,7 @@ func (w *world) send(id, peer, ref, replyTo string, files map[string]string) str
 		}
 	}
 	sort.Strings(paths)
-	item, err := w.sides[id].eng.Send(exchange.SendRequest{To: peer, Reference: ref, ReplyTo: replyTo, Paths: paths})
+	item, err := w.sides[id].eng.Send(w.t.Context(), exchange.SendRequest{To: peer, Reference: ref, ReplyTo: replyTo, Paths: paths})
 	must(w.t, err)
 	return item
 }

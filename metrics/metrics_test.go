@@ -233,7 +233,7 @@ func send(t *testing.T, eng *exchange.Engine, to, ref, body string) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), ref+".txt")
 	must(t, os.WriteFile(p, []byte(body), 0o600))
-	_, err := eng.Send(exchange.SendRequest{To: to, Reference: ref, Paths: []string{p}})
+	_, err := eng.Send(t.Context(), exchange.SendRequest{To: to, Reference: ref, Paths: []string{p}})
 	must(t, err)
 }
 

@@ -44,8 +44,8 @@ func cmdBundleSeal(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, path, err := exchange.SealFile(cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths},
-		exchange.SealOptions{Output: *out, Progress: cancelling(ctx, e.progress())})
+	m, path, err := exchange.SealFile(ctx, cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths},
+		exchange.SealOptions{Output: *out, Progress: e.progress()})
 	if err != nil {
 		return interrupted(ctx, err, "no bundle file was written")
 	}
@@ -76,7 +76,7 @@ func cmdBundleOpen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := exchange.OpenFile(cfg, keys, rest[0], *out, exchange.OpenOptions{From: *from, Progress: cancelling(ctx, e.progress())})
+	m, err := exchange.OpenFile(ctx, cfg, keys, rest[0], *out, exchange.OpenOptions{From: *from, Progress: e.progress()})
 	if err != nil {
 		return interrupted(ctx, err, *out+" was left empty")
 	}

@@ -38,8 +38,8 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer eng.Close()
-	eng.SetProgress(cancelling(ctx, prog))
-	name, err := eng.Send(exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths})
+	eng.SetProgress(prog)
+	name, err := eng.Send(ctx, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths})
 	if err != nil {
 		return interrupted(ctx, err, "nothing was queued")
 	}
