@@ -125,7 +125,7 @@ func (c *checker) localFolder(id, root, key, rel string) folder {
 		return folder{}
 	}
 	c.folderModes(id, key, abs, fi)
-	return folder{key: key, dir: rel, show: abs, who: "sealpost's user"}
+	return folder{key: key, dir: rel, show: abs, who: "user " + userName(os.Geteuid())}
 }
 
 // folderModes checks a drop folder's mode against what both accounts
@@ -145,7 +145,7 @@ func (c *checker) folderModes(id, key, abs string, fi fs.FileInfo) {
 			m = Fail // we own it: the partner's account has only the group
 		}
 		c.r.add(m, fix+"; its group "+groupName(fi)+" must hold sealpost's user and the partner's account",
-			"partner %s: %s %s has mode %s; the partner's account, reaching it through the group, cannot list, add and remove files", id, key, abs, mode)
+			"partner %s: %s %s has mode %s; an account reaching it through its group cannot list, add and remove files", id, key, abs, mode)
 		found = true
 	}
 	if perm&0o007 != 0 {

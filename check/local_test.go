@@ -127,7 +127,7 @@ func TestLocalFolders(t *testing.T) {
 		s := newLocalSetup(t)
 		pull := filepath.Join(s.root, "from-uk-hmrc")
 		must(t, os.Chmod(pull, 0o750|os.ModeSetgid))
-		want(t, s.check(), check.Fail, "partner uk-hmrc: local.pull_dir "+pull, "mode 2750", "through the group")
+		want(t, s.check(), check.Fail, "partner uk-hmrc: local.pull_dir "+pull, "mode 2750", "through its group")
 	})
 	t.Run("no setgid, others may look", func(t *testing.T) {
 		s := newLocalSetup(t)
@@ -223,7 +223,7 @@ func (s *localSetup) checkAsNobody() string {
 	self, err := os.Executable()
 	must(t, err)
 	copyFile(t, self, bin)
-	for _, p := range []string{filepath.Dir(bin), s.dir} {
+	for _, p := range []string{filepath.Dir(bin), s.dir, s.root} {
 		for q := filepath.Dir(p); q != "/" && q != os.TempDir(); q = filepath.Dir(q) {
 			must(t, os.Chmod(q, 0o711)) // t.TempDir's folders: nobody may pass
 		}
