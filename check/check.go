@@ -1,9 +1,10 @@
 // Package check runs `sealpost check`: it looks at everything an exchange
 // depends on (the configuration, our key and the partners' keys, file and
 // folder permissions, the SFTP login with the pinned host key, the remote
-// folders) and reports each finding as one line with a mark, and a hint
-// for each fault. It changes nothing, except a probe file it writes into
-// each push_dir under a hidden .part name and removes again.
+// folders, or the folders on this machine of a drop we host) and reports
+// each finding as one line with a mark, and a hint for each fault. It
+// changes nothing, except a probe file it writes into each push_dir under
+// a hidden .part name and removes again.
 package check
 
 import (
@@ -26,6 +27,7 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/exchange/sftpdrop"
 )
 
@@ -260,6 +262,9 @@ func (c *checker) permissions(ids []string) {
 	for _, id := range ids {
 		p := c.cfg.Partners[id]
 		c.notWritableByOthers("partner "+id+": public_key", p.PublicKey)
+		if p.Local != nil {
+			continue // no login: its folders are checked with the drop
+		}
 		c.private("partner "+id+": sftp.private_key", p.SFTP.PrivateKey)
 		c.notWritableByOthers("partner "+id+": sftp.known_hosts", p.SFTP.KnownHosts)
 	}
@@ -382,9 +387,14 @@ func (c *checker) stateDir() {
 	c.r.pass("state_dir %s and everything in it are writable by their owner only", dir)
 }
 
-// drop logs in to the partner's SFTP server with the pinned host key and
-// checks the remote folders.
+// drop checks the partner's drop: over SFTP it logs in with the pinned
+// host key and checks the remote folders; a drop we host is checked on
+// disk (localDrop).
 func (c *checker) drop(ctx context.Context, p *config.Partner) {
+	if p.Local != nil {
+		c.localDrop(ctx, p)
+		return
+	}
 	s := p.SFTP
 	d, err := sftpdrop.Dial(ctx, sftpdrop.Config{Address: s.Address, User: s.User,
 		KeyFile: s.PrivateKey, KnownHosts: s.KnownHosts, Timeout: s.Timeout})
@@ -394,8 +404,10 @@ func (c *checker) drop(ctx context.Context, p *config.Partner) {
 	}
 	defer d.Close()
 	c.r.pass("partner %s: SFTP login to %s@%s, host key %s as pinned in %s", p.ID, s.User, s.Address, d.HostKey(), s.KnownHosts)
-	c.pushDir(ctx, p, d)
-	c.pullDir(ctx, p, d)
+	c.pushDir(ctx, d, p.ID, folder{key: "push_dir", dir: s.PushDir, show: s.PushDir, who: "user " + s.User},
+		"check push_dir with the partner: the folder must exist and user "+s.User+" must be allowed to create, rename and remove files in it")
+	c.pullDir(ctx, d, p.ID, folder{key: "pull_dir", dir: s.PullDir, show: s.PullDir, who: "user " + s.User},
+		"check pull_dir with the partner: the folder must exist and user "+s.User+" must be allowed to list, read and remove files in it")
 	if s.AfterPull == "move" {
 		if fi, err := d.Stat(ctx, s.MoveDir); err != nil || !fi.IsDir() {
 			if err == nil {
@@ -422,46 +434,74 @@ func dialHint(err error, s config.SFTP) string {
 	return "check sftp.address and that a firewall lets this host reach it (nc -vz HOST PORT)"
 }
 
-// pushDir writes a probe file into push_dir under a hidden .part name (a
-// partner never takes it for a bundle) and removes it again.
-func (c *checker) pushDir(ctx context.Context, p *config.Partner, d *sftpdrop.Drop) {
-	dir := p.SFTP.PushDir
-	hint := "check push_dir with the partner: the folder must exist and user " + p.SFTP.User + " must be allowed to create, rename and remove files in it"
+// folder is one drop folder of a partner as a finding names it.
+type folder struct {
+	key  string // the configuration key: push_dir (SFTP), local.push_dir, ...
+	dir  string // the path the transport takes
+	show string // the path the operator knows (local: absolute on this machine)
+	who  string // the account working in it: "user NAME" over SFTP
+}
+
+// probeText is what the push_dir probe holds.
+const probeText = "sealpost check probe; safe to delete\n"
+
+// pushDir writes a probe file into the push folder under a hidden .part
+// name (a partner never takes it for a bundle) and removes it again. It
+// finishes the write with a Commit of one byte more than it wrote: every
+// transport then writes and closes the file and fails with drop.ErrSize
+// before publishing anything (the conformance suite checks this), so the
+// probe is written for real and never appears under its final name.
+func (c *checker) pushDir(ctx context.Context, d exchange.Transport, id string, f folder, hint string) {
 	var rnd [6]byte
 	rand.Read(rnd[:])
 	name := "sealpost-check-" + hex.EncodeToString(rnd[:]) + ".pgp"
-	probe := path.Join(dir, "."+name+".part")
-	up, err := d.Create(ctx, dir, name)
+	probe := path.Join(f.show, "."+name+".part")
+	up, err := d.Create(ctx, f.dir, name)
 	if err != nil {
-		c.r.add(Fail, hint, "partner %s: push_dir %s is not writable: %v", p.ID, dir, err)
+		c.r.add(Fail, hint, "partner %s: %s %s is not writable: %v", id, f.key, f.show, err)
 		return
 	}
-	_, err = up.Write([]byte("sealpost check probe; safe to delete\n"))
+	_, err = up.Write([]byte(probeText))
 	if err == nil {
-		err = up.(*sftpdrop.Upload).Close() // sends the write: Commit would publish the probe
+		err = writeNotPublish(ctx, d, up)
 	}
 	if aerr := up.Abort(context.WithoutCancel(ctx)); aerr != nil {
-		c.r.add(Warn, "remove "+probe+" on the drop by hand, and check that user "+p.SFTP.User+" may remove files there",
-			"partner %s: push_dir %s: the probe file could not be removed: %v", p.ID, dir, aerr)
+		c.r.add(Warn, "remove "+probe+" on the drop by hand, and check that "+f.who+" may remove files there",
+			"partner %s: %s %s: the probe file could not be removed: %v", id, f.key, f.show, aerr)
 		return
 	}
 	if err != nil {
-		c.r.add(Fail, hint, "partner %s: push_dir %s is not writable: %v", p.ID, dir, err)
+		c.r.add(Fail, hint, "partner %s: %s %s is not writable: %v", id, f.key, f.show, err)
 		return
 	}
-	c.r.pass("partner %s: push_dir %s is writable (probe file written and removed)", p.ID, dir)
+	c.r.pass("partner %s: %s %s is writable (probe file written and removed)", id, f.key, f.show)
 }
 
-// pullDir lists pull_dir.
-func (c *checker) pullDir(ctx context.Context, p *config.Partner, d *sftpdrop.Drop) {
-	dir := p.SFTP.PullDir
-	entries, skipped, err := d.List(ctx, dir)
+// writeNotPublish finishes the probe's write with a Commit that must fail
+// with drop.ErrSize. A transport that published it anyway gets the file
+// removed and an error.
+func writeNotPublish(ctx context.Context, d exchange.Transport, up drop.Upload) error {
+	err := up.Commit(ctx, int64(len(probeText))+1)
+	switch {
+	case errors.Is(err, drop.ErrSize):
+		return nil
+	case err != nil:
+		return err
+	}
+	if rerr := d.Remove(context.WithoutCancel(ctx), up.Name()); rerr != nil {
+		return fmt.Errorf("the probe was published as %s despite its wrong size, and not removed: %w", up.Name(), rerr)
+	}
+	return fmt.Errorf("the probe was published as %s despite its wrong size (removed again)", up.Name())
+}
+
+// pullDir lists the pull folder.
+func (c *checker) pullDir(ctx context.Context, d exchange.Transport, id string, f folder, hint string) {
+	entries, skipped, err := d.List(ctx, f.dir)
 	if err != nil {
-		c.r.add(Fail, "check pull_dir with the partner: the folder must exist and user "+p.SFTP.User+" must be allowed to list, read and remove files in it",
-			"partner %s: pull_dir %s is not readable: %v", p.ID, dir, err)
+		c.r.add(Fail, hint, "partner %s: %s %s is not readable: %v", id, f.key, f.show, err)
 		return
 	}
-	c.r.pass("partner %s: pull_dir %s is readable; %d bundle(s) waiting", p.ID, dir, len(entries))
+	c.r.pass("partner %s: %s %s is readable; %d bundle(s) waiting", id, f.key, f.show, len(entries))
 	if len(skipped) > 0 {
 		var names []string
 		for _, s := range skipped {
@@ -472,6 +512,6 @@ func (c *checker) pullDir(ctx context.Context, p *config.Partner, d *sftpdrop.Dr
 			names = append(names[:maxListed], "...")
 		}
 		c.r.add(Warn, "these entries are never fetched (hidden, unsafe names or not regular files); ask the partner about them",
-			"partner %s: pull_dir %s holds %d entries that are not bundles: %s", p.ID, dir, len(skipped), strings.Join(names, ", "))
+			"partner %s: %s %s holds %d entries that are not bundles: %s", id, f.key, f.show, len(skipped), strings.Join(names, ", "))
 	}
 }

@@ -30,6 +30,7 @@ type setup struct {
 	ukFP     string
 	ukPublic string
 	vars     map[string]string // template variables of the configuration
+	tmpl     string            // the configuration's template; "" means configTemplate
 }
 
 // newSetup writes keys and a configuration that passes every check.
@@ -91,7 +92,10 @@ func (s *setup) set(key, value string) *setup {
 }
 
 func (s *setup) writeConfig() {
-	text := configTemplate
+	text := s.tmpl
+	if text == "" {
+		text = configTemplate
+	}
 	for k, v := range s.vars {
 		text = strings.ReplaceAll(text, "{"+k+"}", v)
 	}
