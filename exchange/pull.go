@@ -478,7 +478,9 @@ func (r *partnerRun) resumeIncoming(name string) error {
 	if err != nil {
 		return err
 	}
-	return r.advance(v, r.pullStateOf(v))
+	st := r.pullStateOf(v)
+	r.e.logger.Debug("resuming an interrupted pull", "partner", r.id, "file", name, "state", st)
+	return r.advance(v, st)
 }
 
 // verify opens and verifies a file of work/<p>/in into a staging folder

@@ -107,13 +107,7 @@ var (
 	}
 )
 
-func (s pushStep) String() string {
-	if s < 0 || s >= pushSteps {
-		return "done"
-	}
-	return pushTable[s].name
-}
-
+// String is the state's name in the table.
 func (s pullStep) String() string { return pullTable[s].name }
 
 // claimState reads how far a claim got, and the claim's meta (only Item
