@@ -88,6 +88,10 @@ var refusalStates = map[string]string{
 	"rejected-unkept": "limits:\n  quarantine_files: 1",
 }
 
+// allPoints is every crash point of the state table but those of the
+// refusal states, in the table's order.
+var allPoints = statePoints(false)
+
 // statePoints returns the crash points of the state table, in its order:
 // those of refusal states when refusals is set, else all the others.
 func statePoints(refusals bool) []string {
@@ -287,8 +291,7 @@ func checkExactlyOnce(t *testing.T, w *world) {
 // quarantine/ or on the drops.
 func TestCrashBothWays(t *testing.T) {
 	kills := 0
-	points := statePoints(false)
-	for _, point := range points {
+	for _, point := range allPoints {
 		t.Run(point, func(t *testing.T) {
 			w := newWorld(t, loopbackServer(t), "", us, uk)
 			queueTwo(w)
@@ -314,7 +317,7 @@ func TestCrashBothWays(t *testing.T) {
 			checkBothWays(t, w, map[string][]string{us: {"first", "second", "big"}, uk: {"answer", "big answer"}})
 		})
 	}
-	t.Logf("%d runs killed at %d points", kills, len(points))
+	t.Logf("%d runs killed at %d points", kills, len(allPoints))
 }
 
 // checkBothWays checks that each sender's references were filed exactly

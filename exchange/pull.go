@@ -487,22 +487,23 @@ func (r *partnerRun) resumeIncoming(name string) error {
 // (the caller removes v.stage). sum is its SHA-256 ("" to read the file
 // again). A refusal is not an error: it is in v.code and v.cause.
 func (r *partnerRun) verify(name, sum string, early *opened) (*verified, error) {
-	v := &verified{incoming: incoming{name: name, path: filepath.Join(r.e.dirs.workIn(r.id), name)}}
-	fi, err := os.Stat(v.path)
+	in := incoming{name: name, path: filepath.Join(r.e.dirs.workIn(r.id), name)}
+	fi, err := os.Stat(in.path)
 	if err != nil {
-		return v, &localError{err}
+		return &verified{incoming: in}, &localError{err}
 	}
-	v.size = fi.Size()
-	v.sha256 = sum // known from the download, else read again
-	if v.sha256 == "" {
-		if v.sha256, err = fileSHA256(v.path); err != nil {
-			return v, &localError{err}
+	in.size = fi.Size()
+	in.sha256 = sum // known from the download, else read again
+	if in.sha256 == "" {
+		if in.sha256, err = fileSHA256(in.path); err != nil {
+			return &verified{incoming: in}, &localError{err}
 		}
 	}
 	if _, _, kind, _, _, ok := bundle.ParseFileName(name); ok {
-		v.kind = kind
+		in.kind = kind
 	}
-	v.m, v.stage, err = r.openStaged(v.incoming, early)
+	v := &verified{incoming: in}
+	v.m, v.stage, err = r.openStaged(in, early)
 	if v.code = refusalCode(err); v.code != "" {
 		v.cause = err
 	} else if err != nil {
