@@ -2,9 +2,17 @@ package exchange_test
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -61,12 +69,128 @@ func runBinary(t *testing.T, s *side, peer, crashAt string) bool {
 	return false
 }
 
-// The step boundaries of a push and of a pull where a run may be killed.
+// The crash points TestCrashAtEachStep's one-way exchange of two small
+// requests meets: at the sender, and at the receiver (which pushes
+// receipts). TestCrashTable checks each is in the state table.
 var (
 	pushPoints = []string{"push.claimed", "push.sealed", "push.published", "push.logged"}
 	pullPoints = []string{"pull.downloaded", "pull.cleaned", "pull.receipt-owed", "pull.filed", "pull.logged", "receipt.claimed",
 		"push.sealed", "push.published", "push.logged"}
 )
+
+// refusalStates are the states of the table only a refused file reaches,
+// each with the partner configuration that leads there:
+// TestCrashWhileQuarantining kills a run in each. TestCrashBothWays, where
+// every file verifies, kills runs in all the other states.
+var refusalStates = map[string]string{
+	"reason-kept":     "",
+	"rejected":        "",
+	"rejected-unkept": "limits:\n  quarantine_files: 1",
+}
+
+// allPoints is every crash point of the state table but those of the
+// refusal states, in the table's order.
+var allPoints = statePoints(false)
+
+// statePoints returns the crash points of the state table, in its order:
+// those of refusal states when refusals is set, else all the others.
+func statePoints(refusals bool) []string {
+	var out []string
+	for _, st := range exchange.States() {
+		if _, ok := refusalStates[st.Name]; ok == refusals {
+			out = append(out, st.Points...)
+		}
+	}
+	return out
+}
+
+// TestCrashTable checks the state table against the code, the crash tests
+// and docs/states.md: every state has a crash point and every crash point
+// is in exactly one state; every crashpoint call of the engine names a
+// point of the table and every point of the table is called; the tests'
+// own lists name only points and states of the table; the doc names every
+// state and point.
+func TestCrashTable(t *testing.T) {
+	table := map[string]string{} // point → state
+	var states []string
+	for _, st := range exchange.States() {
+		if len(st.Points) == 0 {
+			t.Errorf("%s state %q has no crash point, so no crash test", st.Dir, st.Name)
+		}
+		for _, p := range st.Points {
+			if was, ok := table[p]; ok {
+				t.Errorf("crash point %s is in states %s and %s", p, was, st.Name)
+			}
+			table[p] = st.Name
+		}
+		states = append(states, st.Name)
+	}
+	called := crashpointCalls(t)
+	for p := range called {
+		if _, ok := table[p]; !ok {
+			t.Errorf("crash point %s is called in the engine but is in no state of the table", p)
+		}
+	}
+	for p := range table {
+		if !called[p] {
+			t.Errorf("crash point %s of the table is called nowhere in the engine", p)
+		}
+	}
+	for _, p := range append(append([]string{}, pushPoints...), pullPoints...) {
+		if _, ok := table[p]; !ok {
+			t.Errorf("TestCrashAtEachStep kills at %s, which is in no state of the table", p)
+		}
+	}
+	for name := range refusalStates {
+		if !slices.Contains(states, name) {
+			t.Errorf("refusal state %q is not in the table", name)
+		}
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "states.md"))
+	must(t, err)
+	for _, name := range append(states, slices.Collect(maps.Keys(table))...) {
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("docs/states.md does not name `%s`", name)
+		}
+	}
+}
+
+// crashpointCalls returns the names passed to crashpoint in the engine's
+// source (this folder's non-test files); each must be a string literal.
+func crashpointCalls(t *testing.T) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	must(t, err)
+	called := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		must(t, err)
+		ast.Inspect(file, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok && isCrashpoint(call) {
+				lit, ok := call.Args[0].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Errorf("%s: crashpoint is called with %T, not a string literal", fset.Position(call.Pos()), call.Args[0])
+					return true
+				}
+				name, err := strconv.Unquote(lit.Value)
+				must(t, err)
+				called[name] = true
+			}
+			return true
+		})
+	}
+	return called
+}
+
+// isCrashpoint reports whether call calls crashpoint.
+func isCrashpoint(call *ast.CallExpr) bool {
+	id, ok := call.Fun.(*ast.Ident)
+	return ok && id.Name == "crashpoint" && len(call.Args) == 1
+}
 
 // TestCrashAtEachStep kills the sender at each step of a push, and the
 // receiver at each step of a pull (and of the push of its receipts), then
@@ -158,12 +282,8 @@ func checkExactlyOnce(t *testing.T, w *world) {
 	}
 }
 
-// allPoints is every crash point of the engine, in the order a cycle
-// meets them.
-var allPoints = []string{"pull.downloaded", "pull.cleaned", "pull.receipt-owed", "pull.filed", "pull.logged",
-	"receipt.claimed", "push.claimed", "push.uploading", "push.sealed", "push.published", "push.logged"}
-
-// TestCrashBothWays kills both parties at the same step, in turn, while
+// TestCrashBothWays kills both parties at the same step (each crash point
+// of the state table but those of refusals), in turn, while
 // each has bundles to push (one large enough to be killed mid-upload) and
 // the other's bundles and receipts to pull; then lets them recover. Every
 // bundle must exist exactly once on each side: filed once by its receiver,
@@ -284,19 +404,35 @@ func TestNoResendAfterLoggedUpload(t *testing.T) {
 	}
 }
 
-// TestCrashWhileQuarantining kills the receiver after it recorded a
-// refusal but before it moved the file into quarantine: the next run
-// finishes the move without a second record or a second receipt, and an
-// older quarantined file of the same name is kept.
+// TestCrashWhileQuarantining kills the receiver at each crash point of the
+// refusal states: after it wrote a refusal's reason, after it recorded the
+// refusal but before it moved the file into quarantine, and, with the
+// quarantine full, after it recorded the refusal but before it deleted the
+// file. The next run finishes the refusal without a second record or a
+// second receipt, and an older quarantined file of the same name is kept.
 func TestCrashWhileQuarantining(t *testing.T) {
-	w := newWorld(t, loopbackServer(t), "", us, uk)
+	for _, st := range exchange.States() {
+		extra, ok := refusalStates[st.Name]
+		if !ok {
+			continue
+		}
+		for _, point := range st.Points {
+			t.Run(point, func(t *testing.T) { crashWhileQuarantining(t, point, extra) })
+		}
+	}
+}
+
+// crashWhileQuarantining kills the receiver of a file it refuses at point,
+// with extra added to the partner configuration, and checks the recovery.
+func crashWhileQuarantining(t *testing.T, point, extra string) {
+	w := newWorld(t, loopbackServer(t), extra, us, uk)
 	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 	q := w.sides[uk].state("quarantine", us)
 	must(t, os.WriteFile(filepath.Join(q, name), []byte("an older refused file"), 0o600))
 	must(t, os.WriteFile(filepath.Join(q, name+".reason.json"), []byte(`{"file":"`+name+`","reason":"older"}`), 0o600))
 	must(t, os.WriteFile(filepath.Join(w.srv.root, us+"-to-"+uk, name), []byte("garbage"), 0o644))
-	if !runBinary(t, w.sides[uk], us, "pull.rejected") {
-		t.Fatal("the run was not killed at pull.rejected")
+	if !runBinary(t, w.sides[uk], us, point) {
+		t.Fatalf("the run was not killed at %s", point)
 	}
 	if res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us}); res.Err != nil || res.Pushed != 1 {
 		t.Fatalf("recovery run: pushed %d receipts, err %v; want the one rejected receipt", res.Pushed, res.Err)
@@ -307,8 +443,12 @@ func TestCrashWhileQuarantining(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(q, name)); string(data) != "an older refused file" {
 		t.Fatalf("the older quarantined file was overwritten: %q", data)
 	}
-	if data, _ := os.ReadFile(filepath.Join(q, name+".1")); string(data) != "garbage" {
+	data, err := os.ReadFile(filepath.Join(q, name+".1"))
+	if extra == "" && string(data) != "garbage" {
 		t.Fatalf("the refused file is not in quarantine as %s.1: %q", name, data)
+	}
+	if extra != "" && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the quarantine is full, yet the refused file was kept as %s.1 (%v)", name, err)
 	}
 	if left := names(t, w.sides[uk].state("work", us, "in")); len(left) != 0 {
 		t.Fatalf("work/in still holds %v", left)

@@ -7,6 +7,9 @@
 // The folders under state_dir are the state. Every step leaves either the
 // old state or the new one on disk (temporary name, fsync, rename), and each
 // run first finishes whatever an earlier, interrupted run left in work/.
+// The states a push and a pull can be left in, the files that mark each and
+// the step a run resumes with are tabled in docs/states.md and declared in
+// state.go, where the crash tests read them.
 package exchange
 
 import (

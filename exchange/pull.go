@@ -186,7 +186,7 @@ func (r *partnerRun) pullOne(ctx context.Context, ent drop.Entry) error {
 		return fmt.Errorf("pull %s/%s: %s on the drop: %w", r.id, ent.Name, r.p.Folders().AfterPull, err)
 	}
 	crashpoint("pull.cleaned")
-	return r.process(ent.Name, false, sum, early)
+	return r.process(ent.Name, sum, early)
 }
 
 // oversized reports whether a remote file is so large that its content
@@ -414,8 +414,8 @@ func (r *partnerRun) afterPull(ctx context.Context, d Transport, ent drop.Entry)
 
 // recoverIncoming finishes the files an interrupted run left in
 // work/<p>/in: each is already off the drop (or will be cleaned up when it
-// is listed again) and is filed or quarantined now. Partial downloads are
-// deleted: the remote copy is still there.
+// is listed again) and is resumed from its state (resumeIncoming). Partial
+// downloads are deleted: the remote copy is still there.
 func (r *partnerRun) recoverIncoming(ctx context.Context) error {
 	dir := r.e.dirs.workIn(r.id)
 	ents, err := os.ReadDir(dir)
@@ -429,7 +429,7 @@ func (r *partnerRun) recoverIncoming(ctx context.Context) error {
 			continue
 		}
 		r.e.logger.Info("recovering an interrupted pull", "partner", r.id, "file", de.Name())
-		if err := r.process(de.Name(), true, "", nil); err != nil {
+		if err := r.resumeIncoming(de.Name()); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -445,38 +445,100 @@ type incoming struct {
 	kind   string // from the file name, unverified: only used to never answer a receipt
 }
 
-// process opens and verifies a downloaded file into a staging folder, then
-// files it (or records a receipt) or quarantines it. recovering says the
-// file was left by an interrupted run, so the steps it finished are skipped;
-// sum is the SHA-256 the download computed ("" to read the file again);
-// early, when set, is the file already opened during the download.
-func (r *partnerRun) process(name string, recovering bool, sum string, early *opened) error {
+// verified is a file of work/<p>/in once opened into its staging folder:
+// its manifest, or (refused) the refusal's code and cause and the manifest
+// when it was read.
+type verified struct {
+	incoming
+	m      *bundle.Manifest
+	stage  string
+	code   string // the refusal code (SPEC §2), "" when the bundle verified
+	cause  error  // why it was refused
+	reason string // a refusal's reason file written already (see refusalState)
+}
+
+// process takes a file just downloaded into work/<p>/in from state
+// fetched: verified, then filed, taken (a receipt) or refused. sum is the
+// SHA-256 the download computed; early, when set, is the file already
+// opened during the download.
+func (r *partnerRun) process(name, sum string, early *opened) error {
+	v, err := r.verify(name, sum, early)
+	defer os.RemoveAll(v.stage)
+	if err != nil {
+		return err
+	}
+	return r.advance(v, pullFetched)
+}
+
+// resumeIncoming is a pull's recovery: it verifies a file an interrupted
+// run left in work/<p>/in, reads how far that run took it (pullStateOf)
+// and resumes from there. The states are tabled in docs/states.md.
+func (r *partnerRun) resumeIncoming(name string) error {
+	v, err := r.verify(name, "", nil)
+	defer os.RemoveAll(v.stage)
+	if err != nil {
+		return err
+	}
+	st := r.pullStateOf(v)
+	r.e.logger.Debug("resuming an interrupted pull", "partner", r.id, "file", name, "state", st)
+	return r.advance(v, st)
+}
+
+// verify opens and verifies a file of work/<p>/in into a staging folder
+// (the caller removes v.stage). sum is its SHA-256 ("" to read the file
+// again). A refusal is not an error: it is in v.code and v.cause.
+func (r *partnerRun) verify(name, sum string, early *opened) (*verified, error) {
 	in := incoming{name: name, path: filepath.Join(r.e.dirs.workIn(r.id), name)}
 	fi, err := os.Stat(in.path)
 	if err != nil {
-		return &localError{err}
+		return &verified{incoming: in}, &localError{err}
 	}
 	in.size = fi.Size()
 	in.sha256 = sum // known from the download, else read again
 	if in.sha256 == "" {
 		if in.sha256, err = fileSHA256(in.path); err != nil {
-			return &localError{err}
+			return &verified{incoming: in}, &localError{err}
 		}
 	}
 	if n, ok := bundle.ParseFileName(name); ok {
 		in.kind = n.Kind
 	}
-	m, stage, err := r.openStaged(in, early)
-	defer os.RemoveAll(stage)
-	if code := refusalCode(err); code != "" {
-		return r.quarantine(in, m, code, err, recovering)
+	v := &verified{incoming: in}
+	v.m, v.stage, err = r.openStaged(in, early)
+	if v.code = refusalCode(err); v.code != "" {
+		v.cause = err
 	} else if err != nil {
-		return fmt.Errorf("pull %s/%s: %w", r.id, name, err)
+		return v, fmt.Errorf("pull %s/%s: %w", r.id, name, err)
 	}
-	if m.Kind == bundle.KindReceipt {
-		return r.takeReceipt(in, m, recovering)
+	return v, nil
+}
+
+// advance takes a verified file from state st to its end: filed into the
+// inbox, taken as a receipt, or refused; each in received/ or quarantine/
+// at last, and logged.
+func (r *partnerRun) advance(v *verified, st pullStep) error {
+	switch st {
+	case pullFiled:
+		return r.logFiled(v.incoming, v.m, audit.EvFiled)
+	case pullReceiptKept:
+		return r.logReceipt(v.incoming, v.m)
+	case pullReceiptLogged:
+		return r.keepCiphertext(v.incoming)
+	case pullReasonKept:
+		return r.logRefusal(v, v.reason)
+	case pullRejected:
+		return r.moveRefused(v, v.reason)
+	case pullRejectedUnkept:
+		return r.removeRefused(v)
 	}
-	return r.file(in, m, stage, recovering)
+	// pullFetched, pullReceiptOwed, pullFiledLogged: as a file just fetched.
+	switch {
+	case v.code != "":
+		return r.quarantine(v)
+	case v.m.Kind == bundle.KindReceipt:
+		return r.takeReceipt(v.incoming, v.m)
+	}
+	return r.file(v.incoming, v.m, v.stage)
 }
 
 // openStaged returns the bundle opened early, when set, or else opens the
@@ -545,8 +607,31 @@ func refusalCode(err error) string {
 // file moves a verified bundle from its staging folder into
 // inbox/<p>/<id>/, owing the partner a receipt, and keeps the ciphertext in
 // received/. A bundle whose id was filed before (its folder is in the
-// inbox, or its id in seen/) is not filed again.
-func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string, recovering bool) error {
+// inbox, or its id in seen/) is not filed again: it is logged as a
+// duplicate.
+func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string) error {
+	dst := filepath.Join(r.e.dirs.inbox(r.id), m.ID)
+	if isDir(dst) || exists(filepath.Join(r.e.dirs.seen(r.id), m.ID)) {
+		return r.logFiled(in, m, evDuplicate)
+	}
+	if err := r.oweReceipt(in, m.ID, m.Reference, bundle.StatusFiled, "", ""); err != nil {
+		return err
+	}
+	crashpoint("pull.receipt-owed")
+	if err := fsx.SyncTree(stage); err != nil {
+		return &localError{fmt.Errorf("file bundle %s: %w", m.ID, err)}
+	}
+	if err := fsx.Rename(stage, dst); err != nil {
+		return &localError{fmt.Errorf("file bundle %s into %s: %w", m.ID, dst, err)}
+	}
+	crashpoint("pull.filed")
+	return r.logFiled(in, m, audit.EvFiled)
+}
+
+// logFiled finishes a bundle in the inbox (event bundle.filed) or a copy
+// of one filed before (event duplicate): its id in seen/, the record in
+// the log, the ciphertext in received/.
+func (r *partnerRun) logFiled(in incoming, m *bundle.Manifest, event string) error {
 	dst := filepath.Join(r.e.dirs.inbox(r.id), m.ID)
 	seen := filepath.Join(r.e.dirs.seen(r.id), m.ID)
 	rec := audit.Record{Event: audit.EvFiled, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
@@ -554,22 +639,8 @@ func (r *partnerRun) file(in incoming, m *bundle.Manifest, stage string, recover
 	if m.LogHead != nil {
 		rec.PeerLogHead = &audit.LogHead{Seq: m.LogHead.Seq, SHA256: m.LogHead.SHA256}
 	}
-	if isDir(dst) || exists(seen) {
-		if !recovering || r.e.logged(audit.EvFiled, r.id, m.ID) {
-			rec.Event, rec.Detail = evDuplicate, "bundle "+m.ID+" is already filed; this copy is dropped"
-		}
-	} else {
-		if err := r.oweReceipt(in, m.ID, m.Reference, bundle.StatusFiled, "", ""); err != nil {
-			return err
-		}
-		crashpoint("pull.receipt-owed")
-		if err := fsx.SyncTree(stage); err != nil {
-			return &localError{fmt.Errorf("file bundle %s: %w", m.ID, err)}
-		}
-		if err := fsx.Rename(stage, dst); err != nil {
-			return &localError{fmt.Errorf("file bundle %s into %s: %w", m.ID, dst, err)}
-		}
-		crashpoint("pull.filed")
+	if event == evDuplicate {
+		rec.Event, rec.Detail = evDuplicate, "bundle "+m.ID+" is already filed; this copy is dropped"
 	}
 	if !exists(seen) {
 		if err := fsx.WriteFile(seen, nil, 0o600); err != nil {
@@ -646,50 +717,61 @@ func sameFile(a, b string) bool {
 
 // quarantine moves a refused file to quarantine/<p>/ with a reason, logs
 // it, and owes the partner a rejected receipt (unless it is a receipt). The
-// rejection is logged before the file leaves work/<p>/in, so a crash
-// between the two is finished by the next run without a second record.
-func (r *partnerRun) quarantine(in incoming, m *bundle.Manifest, code string, cause error, recovering bool) error {
-	qdir := r.e.dirs.quarantine(r.id)
-	id := ""
-	if m != nil {
-		id = m.ID
+// reason is written first and the rejection logged before the file leaves
+// work/<p>/in, so a crash in between is finished by the next run without a
+// second record (states reason-kept and rejected).
+func (r *partnerRun) quarantine(v *verified) error {
+	if !r.quarantineRoom(v.size) {
+		return r.refuseUnkept(v)
 	}
-	rec := audit.Record{Event: audit.EvRejected, Outcome: audit.OutcomeRejected, Bundle: id, Kind: in.kind,
-		File: in.name, Bytes: in.size, SHA256: in.sha256, Code: code, Error: cause.Error()}
-	reason, logged := "", false
-	if recovering {
-		if reason = pendingReason(qdir, in); reason != "" {
-			logged = r.loggedRefusal(in)
-		}
-	}
-	if reason == "" && !r.quarantineRoom(in.size) {
-		return r.refuseUnkept(in, id, code, cause, rec, recovering)
-	}
-	if reason == "" {
-		if in.kind != bundle.KindReceipt {
-			if err := r.oweReceipt(in, id, "", bundle.StatusRejected, code, cause.Error()); err != nil {
-				return err
-			}
-		}
-		reason = uniquePath(qdir, in.name) + ".reason.json"
-		rj := reasonFile{File: in.name, Bundle: id, Code: code, Reason: cause.Error(), SHA256: in.sha256,
-			Bytes: in.size, Time: r.e.now().UTC()}
-		if err := writeJSON(reason, rj); err != nil {
-			return &localError{fmt.Errorf("write %s: %w", reason, err)}
-		}
-	}
-	if !logged {
-		if err := r.record(rec, nil); err != nil {
+	if v.kind != bundle.KindReceipt {
+		if err := r.oweReceipt(v.incoming, v.id(), "", bundle.StatusRejected, v.code, v.cause.Error()); err != nil {
 			return err
 		}
 	}
+	reason := uniquePath(r.e.dirs.quarantine(r.id), v.name) + ".reason.json"
+	rj := reasonFile{File: v.name, Bundle: v.id(), Code: v.code, Reason: v.cause.Error(), SHA256: v.sha256,
+		Bytes: v.size, Time: r.e.now().UTC()}
+	if err := writeJSON(reason, rj); err != nil {
+		return &localError{fmt.Errorf("write %s: %w", reason, err)}
+	}
+	crashpoint("pull.reason-kept")
+	return r.logRefusal(v, reason)
+}
+
+// id is the refused bundle's id, when its manifest was read.
+func (v *verified) id() string {
+	if v.m == nil {
+		return ""
+	}
+	return v.m.ID
+}
+
+// rejection is the bundle.rejected record of a refused file.
+func (r *partnerRun) rejection(v *verified) audit.Record {
+	return audit.Record{Event: audit.EvRejected, Outcome: audit.OutcomeRejected, Bundle: v.id(), Kind: v.kind,
+		File: v.name, Bytes: v.size, SHA256: v.sha256, Code: v.code, Error: v.cause.Error()}
+}
+
+// logRefusal logs the refusal of a file whose reason is written, then
+// moves the file beside it.
+func (r *partnerRun) logRefusal(v *verified, reason string) error {
+	if err := r.record(r.rejection(v), nil); err != nil {
+		return err
+	}
 	crashpoint("pull.rejected")
+	return r.moveRefused(v, reason)
+}
+
+// moveRefused moves a refused file whose refusal is logged beside its
+// reason in quarantine/<p>/.
+func (r *partnerRun) moveRefused(v *verified, reason string) error {
 	dst := strings.TrimSuffix(reason, ".reason.json")
-	if err := fsx.Rename(in.path, dst); err != nil {
-		return &localError{fmt.Errorf("quarantine %s: %w", in.name, err)}
+	if err := fsx.Rename(v.path, dst); err != nil {
+		return &localError{fmt.Errorf("quarantine %s: %w", v.name, err)}
 	}
 	r.res.Refused++
-	r.e.logger.Warn("bundle refused", "partner", r.id, "file", in.name, "code", code, "err", cause, "moved_to", dst)
+	r.e.logger.Warn("bundle refused", "partner", r.id, "file", v.name, "code", v.code, "err", v.cause, "moved_to", dst)
 	return nil
 }
 
@@ -729,23 +811,28 @@ func (r *partnerRun) quarantineRoom(size int64) bool {
 // refuseUnkept refuses a file like quarantine does, when quarantine/<p>/ is
 // full: the oldest evidence stays, this file is only logged (name, size,
 // sha256, reason), answered and deleted.
-func (r *partnerRun) refuseUnkept(in incoming, id, code string, cause error, rec audit.Record, recovering bool) error {
-	if !recovering || !r.loggedRefusal(in) {
-		if in.kind != bundle.KindReceipt {
-			if err := r.oweReceipt(in, id, "", bundle.StatusRejected, code, cause.Error()); err != nil {
-				return err
-			}
-		}
-		rec.Detail = fmt.Sprintf("not kept: quarantine/%s holds limits.quarantine_files (%d) or limits.quarantine_size (%d bytes) already", r.id, r.p.Limits.QuarantineFiles, r.p.Limits.QuarantineSize)
-		if err := r.record(rec, nil); err != nil {
+func (r *partnerRun) refuseUnkept(v *verified) error {
+	if v.kind != bundle.KindReceipt {
+		if err := r.oweReceipt(v.incoming, v.id(), "", bundle.StatusRejected, v.code, v.cause.Error()); err != nil {
 			return err
 		}
 	}
-	if err := os.Remove(in.path); err != nil {
-		return &localError{fmt.Errorf("remove refused file %s: %w", in.path, err)}
+	rec := r.rejection(v)
+	rec.Detail = fmt.Sprintf("not kept: quarantine/%s holds limits.quarantine_files (%d) or limits.quarantine_size (%d bytes) already", r.id, r.p.Limits.QuarantineFiles, r.p.Limits.QuarantineSize)
+	if err := r.record(rec, nil); err != nil {
+		return err
+	}
+	crashpoint("pull.rejected-unkept")
+	return r.removeRefused(v)
+}
+
+// removeRefused deletes a refused file whose refusal is logged, not kept.
+func (r *partnerRun) removeRefused(v *verified) error {
+	if err := os.Remove(v.path); err != nil {
+		return &localError{fmt.Errorf("remove refused file %s: %w", v.path, err)}
 	}
 	r.res.Refused++
-	r.e.logger.Warn("bundle refused; quarantine full, not kept", "partner", r.id, "file", in.name, "code", code, "err", cause)
+	r.e.logger.Warn("bundle refused; quarantine full, not kept", "partner", r.id, "file", v.name, "code", v.code, "err", v.cause)
 	return nil
 }
 

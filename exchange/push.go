@@ -11,7 +11,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -96,29 +95,48 @@ func forEach(ctx context.Context, items []string, n int, fn func(string)) {
 	wg.Wait()
 }
 
-// finishClaim takes one claim as far as it goes: meta recorded, sealed into
-// sent/, uploaded and published, logged, claim removed. Every step checks
-// what an earlier attempt already did.
+// finishClaim takes one claim as far as it goes, whether this run made it
+// or an interrupted one left it: it reads the claim's state (claimState)
+// and takes the next step, until the claim is uploaded, logged and
+// removed. The states are tabled in docs/states.md.
 func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) error {
-	meta, ok, err := r.loadClaim(claim)
-	if err != nil || !ok {
-		return err
+	for {
+		step, meta, err := r.claimState(claim)
+		if err != nil || step == pushDone {
+			return err
+		}
+		switch step {
+		case pushItemClaimed:
+			err = r.writeItemMeta(claim, meta.Item)
+		case pushReceiptClaimed:
+			err = r.writeReceiptMeta(claim, filepath.Base(claim))
+		default:
+			if meta.Kind != bundle.KindReceipt && !items {
+				return nil // --pull-only: outbox claims wait for a push
+			}
+			if step == pushLogged {
+				// Published and recorded before a crash took the claim's
+				// removal: the partner may have taken it off the drop
+				// already, so it is not sent again.
+				return dropClaim(claim)
+			}
+			return r.upload(ctx, claim, meta)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if meta.Kind != bundle.KindReceipt && !items {
-		return nil // --pull-only: outbox claims wait for a push
-	}
+}
+
+// upload seals and uploads a claim (state intent) or publishes the bundle
+// sealed already (state sealed), logs the upload and removes the claim.
+func (r *partnerRun) upload(ctx context.Context, claim string, meta claimMeta) error {
 	sent := filepath.Join(r.e.dirs.sent(r.id), meta.ID+".pgp")
 	m := r.manifest(meta)
 	name := bundle.FileName(m, r.p.PGP.Armor)
 	var size int64
 	var sum string
-	if exists(sent) && r.e.logged(audit.EvUploaded, r.id, meta.ID) {
-		// Published and recorded before a crash took the claim's removal:
-		// the partner may have taken it off the drop already, so it is not
-		// sent again.
-		return dropClaim(claim)
-	}
-	err = r.withRetry(ctx, func(d Transport) error {
+	err := r.withRetry(ctx, func(d Transport) error {
 		// A bundle already in sent/ (kept by an earlier run or attempt,
 		// perhaps published too, its reply lost) is published as it is,
 		// never sealed again: the drop, sent/ and the log hold one version.
@@ -149,54 +167,6 @@ func (r *partnerRun) finishClaim(ctx context.Context, claim string, items bool) 
 	r.count(func(res *Result) { res.Pushed++ })
 	crashpoint("push.logged")
 	return dropClaim(claim)
-}
-
-// loadClaim reads a claim's meta.json, writing it first when the claim was
-// interrupted right after the rename. ok is false for an empty claim folder
-// (removed) or one moved to failed/.
-func (r *partnerRun) loadClaim(claim string) (claimMeta, bool, error) {
-	var meta claimMeta
-	metaPath := filepath.Join(claim, "meta.json")
-	if r.tornMeta(claim, metaPath) {
-		os.Remove(metaPath)
-	}
-	if !exists(metaPath) {
-		id := filepath.Base(claim)
-		switch {
-		case exists(filepath.Join(claim, "receipt.json")):
-			if err := r.writeReceiptMeta(claim, id); err != nil {
-				return meta, false, err
-			}
-		case isDir(filepath.Join(claim, "item")):
-			ents, _ := os.ReadDir(filepath.Join(claim, "item"))
-			if len(ents) != 1 {
-				return meta, false, removeClaim(claim)
-			}
-			if err := r.writeItemMeta(claim, ents[0].Name()); err != nil {
-				return meta, false, err
-			}
-			if !exists(claim) {
-				return meta, false, nil
-			}
-		default:
-			return meta, false, removeClaim(claim)
-		}
-	}
-	if err := readJSON(metaPath, &meta); err != nil {
-		return meta, false, &localError{err}
-	}
-	return meta, true, nil
-}
-
-// tornMeta reports whether an outbox claim's meta.json does not parse
-// while nothing of the claim was sealed: a crash came before claimItems
-// synced it, and it is written again.
-func (r *partnerRun) tornMeta(claim, metaPath string) bool {
-	var m claimMeta
-	err := readJSON(metaPath, &m)
-	var pe *fs.PathError
-	sent := filepath.Join(r.e.dirs.sent(r.id), filepath.Base(claim)+".pgp")
-	return err != nil && !errors.As(err, &pe) && isDir(filepath.Join(claim, "item")) && !exists(sent)
 }
 
 // manifest builds the manifest header for a claim; the files are filled in

@@ -85,9 +85,9 @@ func (r *partnerRun) writeReceiptMeta(claim, id string) error {
 // takeReceipt records a verified incoming receipt: its manifest is kept in
 // receipts/<p>/<id>.json and it is matched against what we sent, by bundle
 // id and by the SHA-256 of the exact bytes we uploaded.
-func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering bool) error {
+func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest) error {
 	path := filepath.Join(r.e.dirs.receipts(r.id), m.ID+".json")
-	if !recovering && exists(path) {
+	if exists(path) {
 		// A receipt taken before, delivered again: kept as evidence, not counted.
 		if err := r.record(audit.Record{Event: evDuplicate, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
 			SHA256: in.sha256, Detail: "receipt " + m.ID + " was already received; this copy is dropped"}, nil); err != nil {
@@ -98,6 +98,13 @@ func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering boo
 	if err := writeJSON(path, m); err != nil {
 		return &localError{fmt.Errorf("keep receipt %s: %w", m.ID, err)}
 	}
+	crashpoint("pull.receipt-kept")
+	return r.logReceipt(in, m)
+}
+
+// logReceipt matches a receipt kept in receipts/<p>/ against what we sent,
+// logs it with the outcome, and keeps its ciphertext in received/.
+func (r *partnerRun) logReceipt(in incoming, m *bundle.Manifest) error {
 	rc := m.Receipt
 	rec := audit.Record{Event: audit.EvReceipt, Bundle: m.ID, Kind: m.Kind, File: in.name, Bytes: in.size,
 		SHA256: in.sha256, InReplyTo: receiptFor(rc), Code: rc.Code, Detail: rc.Status}
@@ -109,12 +116,11 @@ func (r *partnerRun) takeReceipt(in incoming, m *bundle.Manifest, recovering boo
 	} else if rc.Status == bundle.StatusRejected {
 		rec.Outcome, rec.Error = "rejected", fmt.Sprintf("partner refused bundle %s (%s): %s", rc.For, rc.Code, rc.Reason)
 	}
-	if !(recovering && r.e.logged(audit.EvReceipt, r.id, m.ID)) {
-		if err := r.record(rec, nil); err != nil {
-			return err
-		}
-		r.res.Receipts++
+	if err := r.record(rec, nil); err != nil {
+		return err
 	}
+	r.res.Receipts++
+	crashpoint("pull.receipt-logged")
 	return r.keepCiphertext(in)
 }
 
