@@ -26,6 +26,7 @@ import (
 
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/internal/pgptest"
 	"github.com/sealpost/sealpost/internal/sftpd"
 )
@@ -270,20 +271,12 @@ func events(t *testing.T, p *party) []string {
 	return out
 }
 
-func count(list []string, s string) int {
-	n := 0
-	for _, x := range list {
-		if x == s {
-			n++
-		}
-	}
-	return n
-}
-
 func TestUsageErrors(t *testing.T) {
 	w := newCLIWorld(t, "")
 	cfg := w.parties[us].cfgPath
 	file := writeFile(t, t.TempDir(), "a.txt", "hello")
+	sealed := filepath.Join(t.TempDir(), "sealed.pgp")
+	long := strings.Repeat("x", bundle.MaxReference+1)
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -297,15 +290,23 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown partner for send", []string{"--config", cfg, "send", "--to", "fr-dgddi", file}, []string{"fr-dgddi"}},
 		{"unknown partner for status", []string{"--config", cfg, "status", "--partner", "fr-dgddi"}, []string{"fr-dgddi"}},
 		{"reply-to not an id", []string{"--config", cfg, "send", "--to", uk, "--reply-to", "CASE-1", file}, []string{"CASE-1"}},
+		{"ref too long for send", []string{"--config", cfg, "send", "--to", uk, "--ref", long, file}, []string{"--ref is 1025 bytes, more than 1024"}},
+		{"send without PATH", []string{"--config", cfg, "send", "--to", uk}, []string{"at least one PATH"}},
+		{"reply-to not an id for seal", []string{"--config", cfg, "bundle", "seal", "--to", uk, "--reply-to", "CASE-1", "-o", sealed, file}, []string{`--reply-to "CASE-1" is not a bundle id`}},
+		{"ref too long for seal", []string{"--config", cfg, "bundle", "seal", "--to", uk, "--ref", long, "-o", sealed, file}, []string{"--ref is 1025 bytes, more than 1024"}},
+		{"seal without PATH", []string{"--config", cfg, "bundle", "seal", "--to", uk, "-o", sealed}, []string{"at least one PATH"}},
 		{"send a missing file", []string{"--config", cfg, "send", "--to", uk, filepath.Join(t.TempDir(), "nope.pdf")}, []string{"nope.pdf"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sealpost(t, tc.args...).wantError(t, 2, tc.parts...)
 		})
 	}
-	// Nothing was queued by any of them.
+	// Nothing was queued or sealed by any of them.
 	if got := names(t, w.parties[us].state("outbox", uk)); len(got) != 0 {
 		t.Fatalf("outbox holds %v after usage errors", got)
+	}
+	if got := names(t, filepath.Dir(sealed)); len(got) != 0 {
+		t.Fatalf("bundle seal left %v after usage errors", got)
 	}
 	t.Run("unknown flag", func(t *testing.T) {
 		// The flag package prints its own complaint and the command's

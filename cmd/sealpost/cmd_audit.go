@@ -165,7 +165,7 @@ func checkpointSigner(src auditSource, keyFile, fp string) (*crypto.Peer, string
 		}
 		p, err := crypto.LoadPeer(keyFile, pins)
 		if err != nil {
-			return nil, "", &exchange.ConfigError{Err: fmt.Errorf("--key %s: %w", keyFile, err)}
+			return nil, "", usagef("--key %s: %w", keyFile, err)
 		}
 		return p, "", nil
 	}
@@ -183,12 +183,12 @@ func checkpointSigner(src auditSource, keyFile, fp string) (*crypto.Peer, string
 func keyFingerprints(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &exchange.ConfigError{Err: fmt.Errorf("--key: %w", err)}
+		return nil, usagef("--key: %w", err)
 	}
 	defer f.Close()
 	infos, err := crypto.Inspect(f)
 	if err != nil || len(infos) == 0 {
-		return nil, &exchange.ConfigError{Err: fmt.Errorf("--key %s holds no OpenPGP key (%v)", path, err)}
+		return nil, usagef("--key %s holds no OpenPGP key (%v)", path, err)
 	}
 	var fps []string
 	for _, k := range infos {

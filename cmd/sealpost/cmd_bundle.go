@@ -37,8 +37,8 @@ func cmdBundleSeal(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *to == "" || len(paths) == 0 {
-		return usagef("bundle seal needs --to PARTNER and at least one PATH")
+	if err := checkSendFlags("bundle seal", *to, *ref, *reply, paths); err != nil {
+		return err
 	}
 	cfg, keys, err := e.keys(partnerFlag{"to", *to})
 	if err != nil {

@@ -26,10 +26,7 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *to == "" || len(paths) == 0 {
-		return usagef("send needs --to PARTNER and at least one PATH")
-	}
-	if err := checkRef(*ref); err != nil {
+	if err := checkSendFlags("send", *to, *ref, *reply, paths); err != nil {
 		return err
 	}
 	prog := e.progress()
@@ -47,10 +44,17 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// checkRef refuses a --ref longer than a bundle's reference may be.
-func checkRef(ref string) error {
-	if len(ref) > bundle.MaxReference {
+// checkSendFlags checks what send and bundle seal were given before the
+// engine sees it: --to and at least one PATH, a --ref no longer than a
+// bundle's reference may be, a --reply-to that is a bundle id.
+func checkSendFlags(cmd, to, ref, reply string, paths []string) error {
+	switch {
+	case to == "" || len(paths) == 0:
+		return usagef("%s needs --to PARTNER and at least one PATH", cmd)
+	case len(ref) > bundle.MaxReference:
 		return usagef("--ref is %d bytes, more than %d", len(ref), bundle.MaxReference)
+	case reply != "" && !bundle.ValidID(reply):
+		return usagef("--reply-to %q is not a bundle id (a lowercase UUID)", reply)
 	}
 	return nil
 }

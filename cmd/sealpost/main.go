@@ -36,13 +36,18 @@ const (
 // usageError is a command line that cannot be run: exit 2. cmd is the
 // command whose usage line the hint quotes (nil: the top level).
 type usageError struct {
-	msg string
+	err error
 	cmd *command
 }
 
-func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Error() string { return e.err.Error() }
 
-func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
+// Unwrap returns the error the message wraps with %w, if any.
+func (e *usageError) Unwrap() error { return errors.Unwrap(e.err) }
+
+// usagef makes a usage error; %w in format wraps an error as fmt.Errorf
+// does.
+func usagef(format string, a ...any) error { return &usageError{err: fmt.Errorf(format, a...)} }
 
 // failedError reports that a command ran but found something wrong (a
 // refused bundle, a broken log chain): exit 1, message already printed.
@@ -161,7 +166,7 @@ func dispatch(ctx context.Context, e *env, c *command, args []string) error {
 	}
 	switch {
 	case len(args) == 0:
-		return &usageError{fmt.Sprintf("%s needs a subcommand: %s", c.name, c.words()), c}
+		return &usageError{fmt.Errorf("%s needs a subcommand: %s", c.name, c.words()), c}
 	case isHelp(args[0]):
 		groupHelp(e.stdout, c)
 		return nil
@@ -174,7 +179,7 @@ func dispatch(ctx context.Context, e *env, c *command, args []string) error {
 	if c.name == "" {
 		return usagef("unknown command %q; run 'sealpost help' for the list", args[0])
 	}
-	return &usageError{fmt.Sprintf("unknown %s subcommand %q (have: %s)", c.name, args[0], c.words()), c}
+	return &usageError{fmt.Errorf("unknown %s subcommand %q (have: %s)", c.name, args[0], c.words()), c}
 }
 
 // printUsage writes the top-level usage: the commands, examples, where the
@@ -326,7 +331,7 @@ func (e *env) configFile() (string, error) {
 		path = "sealpost.yaml"
 	}
 	if _, err := os.Stat(path); err != nil && e.configPath == "" && os.Getenv("SEALPOST_CONFIG") == "" {
-		return "", &exchange.ConfigError{Err: fmt.Errorf("no configuration: ./sealpost.yaml does not exist; give --config FILE or set SEALPOST_CONFIG")}
+		return "", usagef("no configuration: ./sealpost.yaml does not exist; give --config FILE or set SEALPOST_CONFIG")
 	}
 	return path, nil
 }
