@@ -94,7 +94,7 @@ echo "ls /" | sftp_batch || die "sftp cannot log in to the bench sshd: $(cat "$W
 # ---------------------------------------------------------------- keys, gpg, sealpost
 for id in us uk; do
 	mkdir -p "$W/$id"
-	"$SEALPOST" keys generate --id "$id" --out "$W/$id/keys" | awk '$1=="fingerprint"{print $2}' >"$W/$id/fpr"
+	"$SEALPOST" keys generate --id "$id" -o "$W/$id/keys" | awk '$1=="fingerprint"{print $2}' >"$W/$id/fpr"
 done
 FP_US=$(cat "$W/us/fpr"); FP_UK=$(cat "$W/uk/fpr")
 export GNUPGHOME="$W/gnupg"
