@@ -47,6 +47,15 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
+// RequestError marks a request the engine refuses as asked (a SendRequest
+// whose ReplyTo is not a bundle id, with no PATH, a Reference too long, a
+// PATH it cannot read or may not send): nothing was done, and the command
+// line exits 2. Its message names the request's field or the PATH.
+type RequestError struct{ Err error }
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
 // New loads our key and every partner's keys, creates the state folders and
 // opens the exchange log. Errors about keys are *ConfigError.
 func New(cfg *config.Config, logger *slog.Logger) (*Engine, error) {

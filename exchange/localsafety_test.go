@@ -62,7 +62,7 @@ func TestSendRefusesLinksSwappedIn(t *testing.T) {
 	for range tries {
 		item, err := w.sides[us].eng.Send(t.Context(), exchange.SendRequest{To: uk, Paths: []string{src}})
 		if err != nil {
-			var ce *exchange.ConfigError
+			var ce *exchange.RequestError
 			if !errors.As(err, &ce) {
 				t.Fatalf("send failed other than by refusing: %v", err)
 			}

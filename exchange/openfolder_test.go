@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealpost/sealpost/bundlefile"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
 )
@@ -30,7 +31,7 @@ func TestOpenFileOutputFolderOthersControl(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "secret-report.txt")
 	must(t, os.WriteFile(src, []byte("for uk-hmrc only"), 0o600))
 	sealed := filepath.Join(t.TempDir(), "b.pgp")
-	_, _, err := exchange.SealFile(t.Context(), w.sides[us].cfg, exchange.EngineKeys(w.sides[us].eng), exchange.SendRequest{To: uk, Paths: []string{src}}, exchange.SealOptions{Output: sealed})
+	_, _, err := bundlefile.SealFile(t.Context(), w.sides[us].cfg, exchange.EngineKeys(w.sides[us].eng), exchange.SendRequest{To: uk, Paths: []string{src}}, bundlefile.SealOptions{Output: sealed})
 	must(t, err)
 
 	for _, tc := range []struct {
@@ -69,10 +70,10 @@ func TestOpenFileOutputFolderOthersControl(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, named, landed := tc.plant(t, t.TempDir())
-			_, err := exchange.OpenFile(t.Context(), w.sides[uk].cfg, exchange.EngineKeys(w.sides[uk].eng), sealed, out, exchange.OpenOptions{From: us})
-			var ce *exchange.ConfigError
+			_, err := bundlefile.OpenFile(t.Context(), w.sides[uk].cfg, exchange.EngineKeys(w.sides[uk].eng), sealed, out, bundlefile.OpenOptions{From: us})
+			var ce *exchange.RequestError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), named) {
-				t.Fatalf("OpenFile into %s: %v; want a configuration error naming %s", out, err, named)
+				t.Fatalf("OpenFile into %s: %v; want a request error naming %s", out, err, named)
 			}
 			if errors.Is(err, config.ErrNotOurs) != strings.Contains(tc.name, "another user") {
 				t.Errorf("error %v: ErrNotOurs is wrapped only for another user's folder", err)

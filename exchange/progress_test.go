@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sealpost/sealpost/bundlefile"
 	"github.com/sealpost/sealpost/exchange"
 )
 
@@ -80,9 +81,9 @@ func TestProgress(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "big.bin")
 	must(t, os.WriteFile(src, []byte(body), 0o600))
 	out := filepath.Join(t.TempDir(), "b.pgp")
-	_, _, err := exchange.SealFile(t.Context(), us.cfg, exchange.EngineKeys(us.eng), exchange.SendRequest{To: "uk-hmrc", Paths: []string{src}}, exchange.SealOptions{Output: out, Progress: rec})
+	_, _, err := bundlefile.SealFile(t.Context(), us.cfg, exchange.EngineKeys(us.eng), exchange.SendRequest{To: "uk-hmrc", Paths: []string{src}}, bundlefile.SealOptions{Output: out, Progress: rec})
 	must(t, err)
-	_, err = exchange.OpenFile(t.Context(), uk.cfg, exchange.EngineKeys(uk.eng), out, t.TempDir(), exchange.OpenOptions{From: "us-cbp", Progress: rec})
+	_, err = bundlefile.OpenFile(t.Context(), uk.cfg, exchange.EngineKeys(uk.eng), out, t.TempDir(), bundlefile.OpenOptions{From: "us-cbp", Progress: rec})
 	must(t, err)
 	for _, prefix := range []string{"seal b.pgp", "open b.pgp"} {
 		if task := rec.find(t, prefix); !task.done || task.n < int64(len(body)) {

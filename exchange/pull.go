@@ -15,10 +15,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/exchange/drop"
+	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
@@ -505,7 +505,7 @@ func (r *partnerRun) verify(name, sum string, early *opened) (*verified, error) 
 	}
 	v := &verified{incoming: in}
 	v.m, v.stage, err = r.openStaged(in, early)
-	if v.code = refusalCode(err); v.code != "" {
+	if v.code = sealed.RefusalCode(err); v.code != "" {
 		v.cause = err
 	} else if err != nil {
 		return v, fmt.Errorf("pull %s/%s: %w", r.id, name, err)
@@ -575,33 +575,7 @@ func (r *partnerRun) newStage(name string) (string, error) {
 // open decrypts and verifies a bundle read from src and unpacks it into
 // stage. Nothing in stage counts until open returns without error.
 func (r *partnerRun) open(src io.Reader, stage string) (*bundle.Manifest, error) {
-	lim := r.p.Limits
-	msg, err := crypto.Open(src, r.e.keys.self, r.peer, crypto.OpenOptions{MaxBytes: lim.MaxBytes})
-	if err != nil {
-		return nil, err
-	}
-	return bundle.Read(msg, stage, bundle.Limits{MaxBytes: lim.MaxBytes, MaxFiles: lim.MaxFiles},
-		bundle.Expect{Sender: r.id, Recipient: r.e.cfg.Identity.ID})
-}
-
-// refusalCode maps a verification error to its receipt code (SPEC §2), or
-// "" when the error is not the partner's fault (a local I/O error).
-func refusalCode(err error) string {
-	if err == nil {
-		return ""
-	}
-	if c := crypto.Code(err); c != "" {
-		return c
-	}
-	switch {
-	case errors.Is(err, bundle.ErrLimits):
-		return "limits"
-	case errors.Is(err, bundle.ErrManifest):
-		return "manifest"
-	case errors.Is(err, bundle.ErrArchive):
-		return "archive"
-	}
-	return ""
+	return sealed.Pair{Self: r.e.keys.self, Peer: r.peer, Partner: r.p, SelfID: r.e.cfg.Identity.ID}.Open(src, stage)
 }
 
 // file moves a verified bundle from its staging folder into

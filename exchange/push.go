@@ -19,6 +19,7 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
@@ -332,27 +333,18 @@ func (r *partnerRun) seal(w io.Writer, m *bundle.Manifest, srcs []bundle.Source,
 }
 
 // sealBundle writes the bundle's tar (manifest last) through an OpenPGP
-// sealer for partner p into w, and the plaintext also into pt when set.
+// sealer for partner p into w, and the plaintext also into pt when set
+// (sealed.Pair.Seal). A sealer that cannot be set up, an unsafe source and
+// a manifest that cannot be written are local errors.
 func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Partner, m *bundle.Manifest, srcs []bundle.Source, pt io.Writer) error {
-	sealer, err := crypto.Seal(w, self, peer, crypto.SealOptions{
-		Profile: crypto.Profile(p.PGP.Profile), Compress: p.PGP.Compression == "zlib", Armor: p.PGP.Armor})
-	if err != nil {
-		return &localError{fmt.Errorf("seal for %s: %w", p.ID, err)}
+	err := sealed.Pair{Self: self, Peer: peer, Partner: p}.Seal(w, m, srcs, pt)
+	switch {
+	case errors.Is(err, bundle.ErrUnsafeSource):
+		return &localError{&unsafeItemError{err}}
+	case errors.Is(err, sealed.ErrSealer), errors.Is(err, bundle.ErrManifest):
+		return &localError{err}
 	}
-	var tw io.Writer = sealer
-	if pt != nil {
-		tw = io.MultiWriter(sealer, pt)
-	}
-	if err := bundle.Write(tw, m, srcs); err != nil {
-		if errors.Is(err, bundle.ErrUnsafeSource) {
-			return &localError{&unsafeItemError{err}}
-		}
-		if errors.Is(err, bundle.ErrManifest) {
-			return &localError{err}
-		}
-		return err
-	}
-	return sealer.Close()
+	return err
 }
 
 // resume publishes a bundle already durable in sent/ whose upload an

@@ -30,19 +30,21 @@ type SendRequest struct {
 // item, atomically: it is copied under a hidden name, synced, and renamed
 // into place with a READY marker, so the next push picks it up at once and
 // never sees half of it. It returns the item's name in the outbox. Once
-// ctx is done the copy stops and nothing is queued.
+// ctx is done the copy stops and nothing is queued. A partner that is not
+// configured is a *ConfigError; a request it cannot queue as asked (its
+// fields, a PATH that cannot be read or sent) is a *RequestError.
 func (e *Engine) Send(ctx context.Context, req SendRequest) (string, error) {
 	if _, err := e.cfg.Partner(req.To); err != nil {
 		return "", &ConfigError{err}
 	}
 	if req.ReplyTo != "" && !bundle.ValidID(req.ReplyTo) {
-		return "", &ConfigError{fmt.Errorf("--reply-to %q is not a bundle id (a lowercase UUID)", req.ReplyTo)}
+		return "", &RequestError{fmt.Errorf("the request's ReplyTo %q is not a bundle id (a lowercase UUID)", req.ReplyTo)}
 	}
 	if len(req.Paths) == 0 {
-		return "", &ConfigError{fmt.Errorf("send needs at least one PATH")}
+		return "", &RequestError{fmt.Errorf("the request names no PATH to send")}
 	}
 	if len(req.Reference) > bundle.MaxReference {
-		return "", &ConfigError{fmt.Errorf("--reference is %d bytes, more than %d", len(req.Reference), bundle.MaxReference)}
+		return "", &RequestError{fmt.Errorf("the request's Reference is %d bytes, more than %d", len(req.Reference), bundle.MaxReference)}
 	}
 	if req.Reference == "" {
 		req.Reference = filepath.Base(req.Paths[0])
@@ -79,10 +81,10 @@ func (e *Engine) fillItem(dir string, req SendRequest, task io.Writer) error {
 	for _, p := range req.Paths {
 		base := filepath.Base(p)
 		if base == "bundle.yaml" || base == readyMarker {
-			return &ConfigError{fmt.Errorf("%s: a file named %s cannot be sent at the top of a bundle; put it in a folder", p, base)}
+			return &RequestError{fmt.Errorf("%s: a file named %s cannot be sent at the top of a bundle; put it in a folder", p, base)}
 		}
 		if exists(filepath.Join(dir, base)) {
-			return &ConfigError{fmt.Errorf("%s: two PATHs are named %s; each needs its own name in the bundle", p, base)}
+			return &RequestError{fmt.Errorf("%s: two PATHs are named %s; each needs its own name in the bundle", p, base)}
 		}
 		if err := copyTree(p, filepath.Join(dir, base), task); err != nil {
 			return err
@@ -121,9 +123,9 @@ func copyTree(src, dst string, task io.Writer) error {
 	case err == nil || err == werr:
 		return err
 	case errors.Is(err, safeopen.ErrUnsafe):
-		return &ConfigError{fmt.Errorf("%w (links and special files are never sent)", err)}
+		return &RequestError{fmt.Errorf("%w (links and special files are never sent)", err)}
 	}
-	return &ConfigError{fmt.Errorf("read %s: %w", src, err)}
+	return &RequestError{fmt.Errorf("read %s: %w", src, err)}
 }
 
 // copyFile copies the open regular file in to a new file dst and syncs the

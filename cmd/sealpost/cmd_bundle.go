@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sealpost/sealpost/bundlefile"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/internal/safetext"
@@ -44,8 +45,8 @@ func cmdBundleSeal(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, path, err := exchange.SealFile(ctx, cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths},
-		exchange.SealOptions{Output: *out, Progress: e.progress()})
+	m, path, err := bundlefile.SealFile(ctx, cfg, keys, exchange.SendRequest{To: *to, Reference: *ref, ReplyTo: *reply, Paths: paths},
+		bundlefile.SealOptions{Output: *out, Progress: e.progress()})
 	if err != nil {
 		return interrupted(ctx, err, "no bundle file was written")
 	}
@@ -76,7 +77,7 @@ func cmdBundleOpen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := exchange.OpenFile(ctx, cfg, keys, rest[0], *out, exchange.OpenOptions{From: *from, Progress: e.progress()})
+	m, err := bundlefile.OpenFile(ctx, cfg, keys, rest[0], *out, bundlefile.OpenOptions{From: *from, Progress: e.progress()})
 	if err != nil {
 		return interrupted(ctx, err, *out+" was left empty")
 	}

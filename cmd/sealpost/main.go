@@ -234,7 +234,7 @@ func exitCode(err error) int {
 	var ce *config.Error
 	var ee *exchange.ConfigError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ee):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ee), errors.As(err, new(*exchange.RequestError)):
 		return exitUsage
 	case onlyLocked(err):
 		return exitLocked

@@ -1,4 +1,8 @@
-package exchange
+// Package bundlefile seals and opens a bundle as a file, without any
+// transfer (`sealpost bundle seal` and `sealpost bundle open`): a client of
+// the engine's configuration and keys, and of package exchange/sealed that
+// the engine's push and pull use for the same bundles on the drop.
+package bundlefile
 
 import (
 	"bufio"
@@ -11,29 +15,31 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/config"
-	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/fsx"
 )
 
 // SealOptions are the choices of SealFile.
 type SealOptions struct {
-	Output   string   // the file to write; "" means the bundle's drop name in the current folder
-	Progress Progress // told how the sealing advances; nil: nobody
+	Output   string            // the file to write; "" means the bundle's drop name in the current folder
+	Progress exchange.Progress // told how the sealing advances; nil: nobody
 }
 
 // SealFile seals the request's PATHs into one bundle file for its partner,
 // without any transfer (`sealpost bundle seal`). It returns the manifest
 // and the path written. Once ctx is done the sealing stops and no file is
-// left.
-func SealFile(ctx context.Context, cfg *config.Config, keys *Keys, req SendRequest, opt SealOptions) (*bundle.Manifest, string, error) {
+// left. A partner that is not configured is an *exchange.ConfigError, a
+// PATH that cannot be sealed an *exchange.RequestError.
+func SealFile(ctx context.Context, cfg *config.Config, keys *exchange.Keys, req exchange.SendRequest, opt SealOptions) (*bundle.Manifest, string, error) {
 	p, err := cfg.Partner(req.To)
 	if err != nil {
-		return nil, "", &ConfigError{err}
+		return nil, "", &exchange.ConfigError{Err: err}
 	}
 	srcs, err := bundle.SourcesForPaths(req.Paths)
 	if err != nil {
-		return nil, "", &ConfigError{err}
+		return nil, "", &exchange.RequestError{Err: err}
 	}
 	m := &bundle.Manifest{Format: bundle.Format, ID: bundle.NewID(), Kind: bundle.KindRequest,
 		Sender: cfg.Identity.ID, Recipient: p.ID, Created: time.Now().UTC().Truncate(time.Second),
@@ -55,7 +61,8 @@ func SealFile(ctx context.Context, cfg *config.Config, keys *Keys, req SendReque
 	task := startTask(opt.Progress, "seal "+filepath.Base(out), sourcesSize(srcs))
 	defer task.Done()
 	w := bufio.NewWriterSize(io.MultiWriter(f, stopOn(ctx, task)), 256<<10)
-	if err := sealBundle(w, keys.self, keys.peers[p.ID], p, m, srcs, nil); err != nil {
+	pair := sealed.Pair{Self: keys.Self(), Peer: keys.Peer(p.ID), Partner: p, SelfID: cfg.Identity.ID}
+	if err := pair.Seal(w, m, srcs, nil); err != nil {
 		f.Abort()
 		return nil, "", err
 	}
@@ -68,41 +75,35 @@ func SealFile(ctx context.Context, cfg *config.Config, keys *Keys, req SendReque
 
 // OpenOptions are the choices of OpenFile.
 type OpenOptions struct {
-	From     string   // the partner that sent the file; "" takes the sender from the file's name
-	Progress Progress // told how the reading of the file advances; nil: nobody
+	From     string            // the partner that sent the file; "" takes the sender from the file's name
+	Progress exchange.Progress // told how the reading of the file advances; nil: nobody
 }
 
 // OpenFile verifies a bundle file and unpacks it into dir (created if
 // missing, and must be empty), without any transfer (`sealpost bundle
-// open`). On any failure, and once ctx is done, dir is left empty.
-func OpenFile(ctx context.Context, cfg *config.Config, keys *Keys, path, dir string, opt OpenOptions) (*bundle.Manifest, error) {
+// open`). On any failure, and once ctx is done, dir is left empty. A
+// partner that is not configured is an *exchange.ConfigError; a file or
+// folder that cannot be used as asked an *exchange.RequestError; a bundle
+// that fails verification a *RefusedError.
+func OpenFile(ctx context.Context, cfg *config.Config, keys *exchange.Keys, path, dir string, opt OpenOptions) (*bundle.Manifest, error) {
 	from := opt.From
 	if from == "" {
 		n, ok := bundle.ParseFileName(filepath.Base(path))
 		if !ok {
-			return nil, &ConfigError{fmt.Errorf("%s: the file name does not say who sent it; give --from PARTNER", path)}
+			return nil, &exchange.RequestError{Err: fmt.Errorf("%s: the file name does not say who sent it; give --from PARTNER", path)}
 		}
 		from = n.Sender
 	}
 	p, err := cfg.Partner(from)
 	if err != nil {
-		return nil, &ConfigError{err}
+		return nil, &exchange.ConfigError{Err: err}
 	}
-	if err := checkOutputFolder(dir); err != nil {
-		return nil, &ConfigError{err}
-	}
-	if err := fsx.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	if err := checkOutputFolder(dir); err != nil {
-		return nil, &ConfigError{err}
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
-		return nil, &ConfigError{fmt.Errorf("output folder %s is not empty", dir)}
+	if err := prepareOutputFolder(dir); err != nil {
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &ConfigError{err}
+		return nil, &exchange.RequestError{Err: err}
 	}
 	defer f.Close()
 	var size int64
@@ -111,20 +112,34 @@ func OpenFile(ctx context.Context, cfg *config.Config, keys *Keys, path, dir str
 	}
 	task := startTask(opt.Progress, "open "+filepath.Base(path), size)
 	defer task.Done()
-	msg, err := crypto.Open(bufio.NewReaderSize(io.TeeReader(f, stopOn(ctx, task)), 256<<10), keys.self, keys.peers[p.ID], crypto.OpenOptions{MaxBytes: p.Limits.MaxBytes})
+	pair := sealed.Pair{Self: keys.Self(), Peer: keys.Peer(p.ID), Partner: p, SelfID: cfg.Identity.ID}
+	m, err := pair.Open(bufio.NewReaderSize(io.TeeReader(f, stopOn(ctx, task)), 256<<10), dir)
 	if err == nil {
-		var m *bundle.Manifest
-		m, err = bundle.Read(msg, dir, bundle.Limits{MaxBytes: p.Limits.MaxBytes, MaxFiles: p.Limits.MaxFiles},
-			bundle.Expect{Sender: p.ID, Recipient: cfg.Identity.ID})
-		if err == nil {
-			return m, nil
-		}
+		return m, nil
 	}
 	clearDir(dir)
-	if code := refusalCode(err); code != "" {
+	if code := sealed.RefusalCode(err); code != "" {
 		return nil, &RefusedError{Code: code, Err: fmt.Errorf("%s: %w", path, err)}
 	}
 	return nil, err
+}
+
+// prepareOutputFolder makes the output folder dir if missing, checking it
+// before and after (checkOutputFolder), and refuses one that is not empty.
+func prepareOutputFolder(dir string) error {
+	if err := checkOutputFolder(dir); err != nil {
+		return &exchange.RequestError{Err: err}
+	}
+	if err := fsx.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if err := checkOutputFolder(dir); err != nil {
+		return &exchange.RequestError{Err: err}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+		return &exchange.RequestError{Err: fmt.Errorf("output folder %s is not empty", dir)}
+	}
+	return nil
 }
 
 // checkOutputFolder refuses an output folder that another user controls,
