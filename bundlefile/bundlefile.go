@@ -19,6 +19,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/progress"
 )
 
 // SealOptions are the choices of SealFile.
@@ -58,9 +59,9 @@ func SealFile(ctx context.Context, cfg *config.Config, keys *exchange.Keys, req 
 	if err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", out, err)
 	}
-	task := startTask(opt.Progress, "seal "+filepath.Base(out), sourcesSize(srcs))
+	task := progress.Start(opt.Progress, "seal "+filepath.Base(out), bundle.SourcesSize(srcs))
 	defer task.Done()
-	w := bufio.NewWriterSize(io.MultiWriter(f, stopOn(ctx, task)), 256<<10)
+	w := bufio.NewWriterSize(io.MultiWriter(f, progress.StopOn(ctx, task)), 256<<10)
 	pair := sealed.Pair{Self: keys.Self(), Peer: keys.Peer(p.ID), Partner: p, SelfID: cfg.Identity.ID}
 	if err := pair.Seal(w, m, srcs, nil); err != nil {
 		f.Abort()
@@ -110,10 +111,10 @@ func OpenFile(ctx context.Context, cfg *config.Config, keys *exchange.Keys, path
 	if fi, err := f.Stat(); err == nil {
 		size = fi.Size()
 	}
-	task := startTask(opt.Progress, "open "+filepath.Base(path), size)
+	task := progress.Start(opt.Progress, "open "+filepath.Base(path), size)
 	defer task.Done()
 	pair := sealed.Pair{Self: keys.Self(), Peer: keys.Peer(p.ID), Partner: p, SelfID: cfg.Identity.ID}
-	m, err := pair.Open(bufio.NewReaderSize(io.TeeReader(f, stopOn(ctx, task)), 256<<10), dir)
+	m, err := pair.Open(bufio.NewReaderSize(io.TeeReader(f, progress.StopOn(ctx, task)), 256<<10), dir)
 	if err == nil {
 		return m, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/progress"
 )
 
 // pull fetches every bundle waiting on the partner's drop: each is made
@@ -366,7 +367,7 @@ func (r *partnerRun) download(ctx context.Context, d Transport, ent drop.Entry, 
 		return "", &localError{fmt.Errorf("create %s: %w", local, err)}
 	}
 	h := sha256.New()
-	task := startTask(r.e.progress, "pull "+ent.Name, ent.Size)
+	task := progress.Start(r.e.progress, "pull "+ent.Name, ent.Size)
 	defer task.Done()
 	dctx, cancel := r.downloadDeadline(ctx, ent)
 	defer cancel()

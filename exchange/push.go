@@ -22,6 +22,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/progress"
 )
 
 // push claims owed receipts and (when items is set) settled outbox items,
@@ -44,7 +45,7 @@ func (r *partnerRun) push(ctx context.Context, items bool) error {
 	var errs []error
 	big := make(chan struct{}, 1)
 	forEach(ctx, claims, pushWorkers, func(claim string) {
-		if treeSize(filepath.Join(claim, "item")) > bigClaim {
+		if progress.TreeSize(filepath.Join(claim, "item")) > bigClaim {
 			big <- struct{}{}
 			defer func() { <-big }()
 		}
@@ -204,7 +205,7 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim strin
 			return 0, "", &localError{&unsafeItemError{err}}
 		}
 	}
-	task := startTask(r.e.progress, "push "+name, sourcesSize(srcs))
+	task := progress.Start(r.e.progress, "push "+name, bundle.SourcesSize(srcs))
 	defer task.Done()
 	local, err := fsx.CreateTemp(sent, 0o600)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/internal/fsx"
+	"github.com/sealpost/sealpost/internal/progress"
 	"github.com/sealpost/sealpost/internal/safeopen"
 )
 
@@ -57,10 +58,10 @@ func (e *Engine) Send(ctx context.Context, req SendRequest) (string, error) {
 	}
 	var total int64
 	for _, p := range req.Paths {
-		total += treeSize(p)
+		total += progress.TreeSize(p)
 	}
-	task := startTask(e.progress, "queue "+req.Reference, total)
-	err := e.fillItem(tmp, req, stopOn(ctx, task))
+	task := progress.Start(e.progress, "queue "+req.Reference, total)
+	err := e.fillItem(tmp, req, progress.StopOn(ctx, task))
 	task.Done()
 	if err != nil {
 		os.RemoveAll(tmp)

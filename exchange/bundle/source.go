@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sealpost/sealpost/internal/progress"
 	"github.com/sealpost/sealpost/internal/safeopen"
 	"github.com/sealpost/sealpost/internal/safetext"
 )
@@ -176,3 +177,13 @@ type sourceError struct{ err error }
 
 func (e *sourceError) Error() string   { return e.err.Error() }
 func (e *sourceError) Unwrap() []error { return []error{e.err, ErrUnsafeSource} }
+
+// SourcesSize adds up the sizes of the regular files at or under srcs,
+// not following links and ignoring errors: about what sealing them writes.
+func SourcesSize(srcs []Source) int64 {
+	var n int64
+	for _, s := range srcs {
+		n += progress.TreeSize(s.Path)
+	}
+	return n
+}
