@@ -52,6 +52,7 @@ func wantQuarantined(t *testing.T, w *world, what, name, code string) {
 // read from the file after a crash), and a failed verification whose last
 // read also brings data the archive refuses.
 func TestOpenPathRefusals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk)
 	ours, theirs := w.sides[us], w.sides[uk]
 	ukE := theirs.secretEntity(t)
@@ -159,6 +160,7 @@ func written(t *testing.T) int64 {
 // no more than crypto.MaxExpansion times the file (per open: the file is
 // opened during the download and, refused, again from disk).
 func TestStrangerCompressionBombWritesLittle(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1GiB\n  max_files: 8", us, uk)
 	ukE := w.sides[uk].secretEntity(t)
 	stranger, err := openpgp.NewEntity("stranger", "", "stranger@example.org",

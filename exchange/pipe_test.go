@@ -15,6 +15,7 @@ import (
 // chunkPipe delivers what was written, in order, across chunk boundaries,
 // through Read and WriteTo alike, then the writer's close error.
 func TestChunkPipe(t *testing.T) {
+	t.Parallel()
 	data := make([]byte, 3*pipeChunkSize+12345)
 	rand.Read(data)
 	for _, viaWriteTo := range []bool{false, true} {
@@ -67,6 +68,7 @@ func TestChunkPipe(t *testing.T) {
 // selfCheck opens a good bundle to the plaintext's hash and refuses one
 // modified anywhere.
 func TestSelfCheck(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret, _, _, err := crypto.GenerateKey("us", crypto.KeyEd25519, nil)
 	if err != nil {
