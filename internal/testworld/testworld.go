@@ -89,34 +89,85 @@ func New(t testing.TB, srv Server, opt Options, ids ...string) map[string]*Party
 		parties[id] = p
 	}
 	for _, id := range ids {
-		yaml := fmt.Sprintf("identity:\n  id: %s\n  private_key: keys/%s.secret.asc\nstate_dir: state\npartners:\n", id, id)
+		c := Config{ID: id, PrivateKey: "keys/" + id + ".secret.asc"}
 		for _, peer := range ids {
 			if peer == id {
 				continue
 			}
 			must(t, os.MkdirAll(filepath.Join(srv.Root, id+"-to-"+peer), 0o755))
-			yaml += partnerBlock(srv, id, parties[peer], opt.Extra+opt.PartyExtra[id])
+			c.Partners = append(c.Partners, Partner{ID: peer, PublicKey: "../" + peer + ".public.asc",
+				Fingerprints: []string{parties[peer].Fingerprint}, Server: srv,
+				PushDir: srv.RemoteRoot + "/" + id + "-to-" + peer, PullDir: srv.RemoteRoot + "/" + peer + "-to-" + id,
+				Extra: WithSettle(joinLines(opt.Extra, opt.PartyExtra[id]))})
 		}
-		must(t, os.WriteFile(parties[id].Config, []byte(yaml), 0o600))
+		must(t, os.WriteFile(parties[id].Config, []byte(c.YAML()), 0o600))
 	}
 	return parties
 }
 
-// partnerBlock is the configuration of peer as a partner of id.
-func partnerBlock(srv Server, id string, peer *Party, extra string) string {
-	return fmt.Sprintf(`  %[1]s:
-    public_key: ../%[1]s.public.asc
-    fingerprints: ["%[2]s"]
+// Config is one party's sealpost.yaml as the tests write it; state_dir is
+// "state", beside the file.
+type Config struct {
+	ID         string
+	PrivateKey string // path of the secret key, relative to the file
+	Identity   string // more keys of the identity block, unindented
+	Top        string // top-level keys written before partners, unindented
+	Partners   []Partner
+}
+
+// Partner is one partner block of a Config.
+type Partner struct {
+	ID               string
+	PublicKey        string // path of the public key, relative to the file
+	Fingerprints     []string
+	Server           Server // address, user, client key and known_hosts
+	PushDir, PullDir string
+	Timeout          string // "10s" when empty
+	Extra            string // more keys of the block, unindented, as they are
+}
+
+// YAML is the text of the configuration file.
+func (c Config) YAML() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "identity:\n  id: %s\n  private_key: %s\n%sstate_dir: state\n%spartners:\n",
+		c.ID, c.PrivateKey, Indent(c.Identity, "  "), c.Top)
+	for _, p := range c.Partners {
+		b.WriteString(p.yaml())
+	}
+	return b.String()
+}
+
+// yaml is the partner's block, indented under partners.
+func (p Partner) yaml() string {
+	timeout := p.Timeout
+	if timeout == "" {
+		timeout = "10s"
+	}
+	fps := make([]string, len(p.Fingerprints))
+	for i, fp := range p.Fingerprints {
+		fps[i] = `"` + fp + `"`
+	}
+	return fmt.Sprintf(`  %s:
+    public_key: %s
+    fingerprints: [%s]
     sftp:
-      address: %[3]s
-      user: %[4]s
-      private_key: %[5]s
-      known_hosts: %[6]s
-      push_dir: %[7]s/%[8]s-to-%[1]s
-      pull_dir: %[7]s/%[1]s-to-%[8]s
-      timeout: 10s
-%[9]s`, peer.ID, peer.Fingerprint, srv.Addr, srv.User, srv.ClientKey, srv.KnownHosts, srv.RemoteRoot, id,
-		Indent(WithSettle(extra), "    "))
+      address: %s
+      user: %s
+      private_key: %s
+      known_hosts: %s
+      push_dir: %s
+      pull_dir: %s
+      timeout: %s
+%s`, p.ID, p.PublicKey, strings.Join(fps, ", "), p.Server.Addr, p.Server.User, p.Server.ClientKey, p.Server.KnownHosts,
+		p.PushDir, p.PullDir, timeout, Indent(p.Extra, "    "))
+}
+
+// joinLines joins two blocks of lines, either of which may be empty.
+func joinLines(a, b string) string {
+	if a != "" && b != "" && !strings.HasSuffix(a, "\n") {
+		a += "\n"
+	}
+	return a + b
 }
 
 // Indent prefixes every line of s with prefix ("" stays "").
