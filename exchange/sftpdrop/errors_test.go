@@ -11,6 +11,7 @@ import (
 )
 
 func TestIsPermanent(t *testing.T) {
+	t.Parallel()
 	for err, want := range map[error]bool{
 		nil:                          false,
 		ErrTimeout:                   false,

@@ -15,6 +15,7 @@ import (
 )
 
 func TestListSkipsHostileAndNonRegular(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "pull", "pull/folder.pgp")
 		files := []string{
@@ -69,6 +70,7 @@ func TestListSkipsHostileAndNonRegular(t *testing.T) {
 }
 
 func TestHostileReason(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]string{
 		"us_uk_request_0193b2c4.pgp":      "",
 		"ünïcode.asc":                     "",
@@ -102,6 +104,7 @@ func TestHostileReason(t *testing.T) {
 }
 
 func TestListTruncatesAtMaxEntries(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	srv.mkdir(t, "pull")
 	const extra = 150
@@ -123,6 +126,7 @@ func TestListTruncatesAtMaxEntries(t *testing.T) {
 }
 
 func TestListMissingFolderIsPermanent(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
 		_, _, err := d.List(context.Background(), srv.remote("no-such-folder"))
@@ -133,6 +137,7 @@ func TestListMissingFolderIsPermanent(t *testing.T) {
 }
 
 func TestListCancelledContext(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	srv.mkdir(t, "pull")
 	d := dial(t, srv.cfg)

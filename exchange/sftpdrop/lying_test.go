@@ -42,6 +42,7 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); re
 // bytes that the server keeps serving is read to 1,000 bytes and no
 // further, and refused, both as listed and as a plain download.
 func TestDownloadStopsAtTheListedSize(t *testing.T) {
+	t.Parallel()
 	const size = 1000
 	_, srv := startLiar(t, sftpd.WithEndlessFile("endless.pgp", size))
 	d := dial(t, srv.cfg)
@@ -132,6 +133,7 @@ func TestListPeakRSS(t *testing.T) {
 // negative size is refused with nothing read, the largest one is read
 // until the download's deadline.
 func TestDownloadOfAnImpossibleSize(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int64{-1, -1 << 62, 1<<63 - 1} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			_, srv := startLiar(t, sftpd.WithEndlessFile("endless.pgp", size))
@@ -166,6 +168,7 @@ func TestDownloadOfAnImpossibleSize(t *testing.T) {
 // entries without end (which List does not report, so they were never
 // counted) stops after MaxScanned entries of any name.
 func TestListStopsAmongEndlessDots(t *testing.T) {
+	t.Parallel()
 	liar, srv := startLiar(t, sftpd.WithEndlessDots())
 	writeLocal(t, srv.local("pull", "real.pgp"), []byte("x"))
 	d := dial(t, srv.cfg)
