@@ -160,7 +160,6 @@ func written(t *testing.T) int64 {
 // no more than crypto.MaxExpansion times the file (per open: the file is
 // opened during the download and, refused, again from disk).
 func TestStrangerCompressionBombWritesLittle(t *testing.T) {
-	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1GiB\n  max_files: 8", us, uk)
 	ukE := w.sides[uk].secretEntity(t)
 	stranger, err := openpgp.NewEntity("stranger", "", "stranger@example.org",
