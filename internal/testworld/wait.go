@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// pollEvery is how often WaitFor checks its condition: often enough to
-// catch a short state (an upload in flight) and cheap for the conditions
-// the tests poll.
-const pollEvery = 5 * time.Millisecond
+// WaitFor checks its condition at once, then after pollFirst, and at
+// intervals doubling up to pollMost: a short state (an upload in flight) is
+// seen soon after it begins, and a long wait does not spin.
+const (
+	pollFirst = 5 * time.Millisecond
+	pollMost  = 50 * time.Millisecond
+)
 
 // WaitFor polls cond until it holds, failing the test when timeout passes
 // first; what names the awaited state in the failure, and detail (when not
@@ -16,7 +19,7 @@ const pollEvery = 5 * time.Millisecond
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool, detail ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for every := pollFirst; !cond(); every = min(2*every, pollMost) {
 		if time.Now().After(deadline) {
 			msg := ""
 			for _, d := range detail {
@@ -24,6 +27,6 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool,
 			}
 			t.Fatalf("%s: not within %v%s", what, timeout, msg)
 		}
-		time.Sleep(pollEvery)
+		time.Sleep(every)
 	}
 }
