@@ -10,11 +10,11 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // startLiar runs the in-process server with lies and returns it with the
@@ -94,7 +94,7 @@ func TestListStopsAtTheCap(t *testing.T) {
 }
 
 // TestListPeakRSS lists a folder without end from a child process and
-// reads the child's peak resident memory from the kernel: it stays under
+// reads the child's peak resident memory (VmHWM) from the kernel: it stays under
 // 64 MiB (the library's ReadDir grew to 1.1 GiB and on); under the race
 // detector, whose shadow memory multiplies it, under 4 × 64 MiB.
 func TestListPeakRSS(t *testing.T) {
@@ -107,6 +107,7 @@ func TestListPeakRSS(t *testing.T) {
 		if _, _, err := d.List(context.Background(), "/pull"); err != nil {
 			t.Fatal(err)
 		}
+		testworld.PrintPeakRSS(t)
 		return
 	}
 	liar, srv := startLiar(t, sftpd.WithLongListing(-1))
@@ -118,10 +119,11 @@ func TestListPeakRSS(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestListPeakRSS$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SEALPOST_LIST_CHILD="+string(env))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	peak := testworld.ChildPeakRSS(t, out)
 	t.Logf("peak RSS of a process listing a folder without end: %d MiB (the server sent %d entries)", peak>>20, liar.Listed())
 	if limit := int64(64<<20) * rssAllowance; peak > limit {
 		t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, limit>>20)
