@@ -31,9 +31,14 @@ demo: build
 test-deps:
 	@scripts/test-deps.sh
 
+# Tests whose worlds are independent run side by side (t.Parallel): they
+# wait on processes, sockets and fsync more than on the CPU, so more of them
+# than cores (go test's default -parallel) keep two cores busy.
+TEST_PARALLEL ?= 8
+
 test: test-deps
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 20m $(PKGS)
 
 # The race detector over the code that runs goroutines side by side: the
 # exchange log, the SFTP layer, the test servers, and the engine's tests of
@@ -41,8 +46,8 @@ test: test-deps
 RACE_PKGS := ./exchange/audit ./exchange/sftpdrop ./internal/...
 RACE_RUN  := Fault|Abandoned|Retry|Crash|Daemon|TwoRuns|SeveralPartners|BothWays|ChunkPipe|SelfCheck|Progress|Locked
 test-race: test-deps
-	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
-	$(GO) test -race -count=1 -timeout 20m -run '$(RACE_RUN)' ./exchange
+	$(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 20m $(RACE_PKGS)
+	$(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 20m -run '$(RACE_RUN)' ./exchange
 
 # sealpost side by side with gpg + OpenSSH sftp on a loopback sshd of its
 # own; sizes and rounds from BENCH_* (see scripts/bench.sh). Not run in CI.

@@ -18,6 +18,7 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/internal/pgptest"
 	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // setup is our side of an exchange with one partner (uk-hmrc) over the
@@ -29,8 +30,7 @@ type setup struct {
 	cfg      string // path of sealpost.yaml
 	ukFP     string
 	ukPublic string
-	vars     map[string]string // template variables of the configuration
-	tmpl     string            // the configuration's template; "" means configTemplate
+	conf     testworld.Config // what sealpost.yaml holds
 }
 
 // newSetup writes keys and a configuration that passes every check.
@@ -45,61 +45,33 @@ func newSetup(t *testing.T) *setup {
 	s := &setup{t: t, dir: t.TempDir(), srv: srv}
 	must(t, os.Chmod(s.dir, 0o700))
 	must(t, os.MkdirAll(filepath.Join(s.dir, "keys"), 0o700))
-	secret, _, _, err := crypto.GenerateKey("us-cbp", crypto.KeyEd25519, nil)
-	must(t, err)
+	secret, _, _ := testworld.Key(t, "us-cbp", 0)
 	s.write("keys/us-cbp.secret.asc", secret, 0o600)
-	_, public, fp, err := crypto.GenerateKey("uk-hmrc", crypto.KeyEd25519, nil)
-	must(t, err)
+	_, public, fp := testworld.Key(t, "uk-hmrc", 0)
 	s.ukFP, s.ukPublic = fp, s.write("keys/uk-hmrc.public.asc", public, 0o644)
-	s.vars = map[string]string{
-		"IDENTITY":   "",
-		"FPS":        `"` + fp + `"`,
-		"ADDRESS":    srv.Addr,
-		"CLIENTKEY":  srv.ClientKey,
-		"KNOWNHOSTS": srv.KnownHosts,
-		"PUSH":       "/inbound",
-		"PULL":       "/outbound",
-		"EXTRA":      "",
-		"TOP":        "",
-	}
+	s.conf = testworld.Config{ID: "us-cbp", PrivateKey: "keys/us-cbp.secret.asc", Partners: []testworld.Partner{{
+		ID: "uk-hmrc", PublicKey: "keys/uk-hmrc.public.asc", Fingerprints: []string{fp},
+		Server:  testworld.Server{Addr: srv.Addr, User: "us-cbp", ClientKey: srv.ClientKey, KnownHosts: srv.KnownHosts},
+		PushDir: "/inbound", PullDir: "/outbound", Timeout: "5s",
+	}}}
 	s.writeConfig()
 	return s
 }
 
-const configTemplate = `identity:
-  id: us-cbp
-  private_key: keys/us-cbp.secret.asc
-{IDENTITY}state_dir: state
-{TOP}partners:
-  uk-hmrc:
-    public_key: keys/uk-hmrc.public.asc
-    fingerprints: [{FPS}]
-    sftp:
-      address: {ADDRESS}
-      user: us-cbp
-      private_key: {CLIENTKEY}
-      known_hosts: {KNOWNHOSTS}
-      push_dir: {PUSH}
-      pull_dir: {PULL}
-      timeout: 5s
-{EXTRA}`
-
-// set changes a template variable and rewrites the configuration.
-func (s *setup) set(key, value string) *setup {
-	s.vars[key] = value
+// edit changes the configuration and rewrites it.
+func (s *setup) edit(change func(c *testworld.Config)) *setup {
+	change(&s.conf)
 	s.writeConfig()
 	return s
+}
+
+// editPartner changes the partner block and rewrites the configuration.
+func (s *setup) editPartner(change func(p *testworld.Partner)) *setup {
+	return s.edit(func(c *testworld.Config) { change(&c.Partners[0]) })
 }
 
 func (s *setup) writeConfig() {
-	text := s.tmpl
-	if text == "" {
-		text = configTemplate
-	}
-	for k, v := range s.vars {
-		text = strings.ReplaceAll(text, "{"+k+"}", v)
-	}
-	s.cfg = s.write("sealpost.yaml", []byte(text), 0o600)
+	s.cfg = s.write("sealpost.yaml", []byte(s.conf.YAML()), 0o600)
 }
 
 // write writes a file under the setup's folder with mode perm.
@@ -194,7 +166,7 @@ func TestAllPass(t *testing.T) {
 }
 
 func TestConfigInvalid(t *testing.T) {
-	s := newSetup(t).set("EXTRA", "    colour: blue\n")
+	s := newSetup(t).editPartner(func(p *testworld.Partner) { p.Extra = "colour: blue\n" })
 	cfg, item := check.Load(s.cfg)
 	if cfg != nil || item.Mark != check.Fail || !strings.Contains(item.Text, "colour") || item.Hint == "" {
 		t.Fatalf("an unknown key: %+v", item)
@@ -216,14 +188,14 @@ func TestOurKeyPassphrase(t *testing.T) {
 	must(t, err)
 	s.write("keys/us-cbp.secret.asc", secret, 0o600)
 	s.write("pass", []byte("wrong staple\n"), 0o600)
-	s.set("IDENTITY", "  passphrase_file: pass\n")
+	s.edit(func(c *testworld.Config) { c.Identity = "passphrase_file: pass\n" })
 	it := want(t, s.check(), check.Fail, "our key", "passphrase")
 	if strings.Contains(it.Text+it.Hint, "wrong staple") {
 		t.Fatalf("the passphrase is printed: %+v", it)
 	}
 
 	t.Setenv("CHECK_TEST_PASS", "")
-	s.set("IDENTITY", "  passphrase_env: CHECK_TEST_PASS\n")
+	s.edit(func(c *testworld.Config) { c.Identity = "passphrase_env: CHECK_TEST_PASS\n" })
 	want(t, s.check(), check.Fail, "our key", "CHECK_TEST_PASS", "not set")
 }
 
@@ -246,7 +218,7 @@ func TestOurKeyExpiry(t *testing.T) {
 
 func TestPartnerKeys(t *testing.T) {
 	t.Run("none pinned", func(t *testing.T) {
-		s := newSetup(t).set("FPS", `"`+strings.Repeat("ab", 20)+`"`)
+		s := newSetup(t).editPartner(func(p *testworld.Partner) { p.Fingerprints = []string{strings.Repeat("ab", 20)} })
 		want(t, s.check(), check.Fail, "partner uk-hmrc: public_key", s.ukFP)
 	})
 	t.Run("expiring and expired", func(t *testing.T) {
@@ -256,7 +228,7 @@ func TestPartnerKeys(t *testing.T) {
 		_, gone, goneFP, err := crypto.GenerateKeyWith("uk-hmrc", crypto.KeyOptions{Lifetime: time.Hour, Created: time.Now().Add(-2 * time.Hour)})
 		must(t, err)
 		s.write("keys/uk-hmrc.public.asc", append(soon, gone...), 0o644)
-		s.set("FPS", `"`+soonFP+`", "`+goneFP+`"`)
+		s.editPartner(func(p *testworld.Partner) { p.Fingerprints = []string{soonFP, goneFP} })
 		r := s.check()
 		want(t, r, check.Warn, "pinned key "+soonFP, "expires in 19 days")
 		want(t, r, check.Fail, "pinned key "+goneFP, "expired")
@@ -308,7 +280,7 @@ func TestPartnerKeyFileHoldsUnpinnedKeys(t *testing.T) {
 func TestPinnedFingerprintNotInFile(t *testing.T) {
 	s := newSetup(t)
 	other := strings.Repeat("cd", 20)
-	s.set("FPS", `"`+s.ukFP+`", "`+other+`"`)
+	s.editPartner(func(p *testworld.Partner) { p.Fingerprints = []string{s.ukFP, other} })
 	r := s.check()
 	want(t, r, check.Warn, "pinned fingerprint "+other, "not in")
 	want(t, r, check.Pass, "pinned key "+s.ukFP)
@@ -368,7 +340,7 @@ func TestSFTPLogin(t *testing.T) {
 		must(t, err)
 		line := strings.Fields(s.srv.HostKeyLine)[0] + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 		kh := s.write("keys/known_hosts", []byte(line+"\n"), 0o644)
-		s.set("KNOWNHOSTS", kh)
+		s.editPartner(func(p *testworld.Partner) { p.Server.KnownHosts = kh })
 		it := want(t, s.check(), check.Fail, "SFTP login", "does NOT match")
 		if !strings.Contains(it.Hint, "by phone") {
 			t.Fatalf("hint %q", it.Hint)
@@ -381,7 +353,7 @@ func TestSFTPLogin(t *testing.T) {
 		block, err := ssh.MarshalPrivateKey(priv, "")
 		must(t, err)
 		key := s.write("keys/id_ed25519", pem.EncodeToMemory(block), 0o600)
-		s.set("CLIENTKEY", key)
+		s.editPartner(func(p *testworld.Partner) { p.Server.ClientKey = key })
 		it := want(t, s.check(), check.Fail, "SFTP login")
 		if !strings.Contains(it.Hint, "authorize") {
 			t.Fatalf("hint %q", it.Hint)
@@ -404,16 +376,16 @@ func TestSFTPLogin(t *testing.T) {
 
 func TestRemoteFolders(t *testing.T) {
 	t.Run("push_dir missing", func(t *testing.T) {
-		s := newSetup(t).set("PUSH", "/nowhere")
+		s := newSetup(t).editPartner(func(p *testworld.Partner) { p.PushDir = "/nowhere" })
 		want(t, s.check(), check.Fail, "push_dir /nowhere is not writable")
 	})
 	t.Run("push_dir is a file", func(t *testing.T) {
-		s := newSetup(t).set("PUSH", "/afile")
+		s := newSetup(t).editPartner(func(p *testworld.Partner) { p.PushDir = "/afile" })
 		must(t, os.WriteFile(filepath.Join(s.srv.Root, "afile"), nil, 0o644))
 		want(t, s.check(), check.Fail, "push_dir /afile is not writable")
 	})
 	t.Run("pull_dir missing", func(t *testing.T) {
-		s := newSetup(t).set("PULL", "/nothing-here")
+		s := newSetup(t).editPartner(func(p *testworld.Partner) { p.PullDir = "/nothing-here" })
 		want(t, s.check(), check.Fail, "pull_dir /nothing-here is not readable")
 	})
 	t.Run("bundles waiting and odd entries", func(t *testing.T) {
@@ -426,7 +398,7 @@ func TestRemoteFolders(t *testing.T) {
 		want(t, r, check.Warn, "pull_dir /outbound holds 1 entries that are not bundles", `"folder.pgp"`)
 	})
 	t.Run("after_pull folder missing", func(t *testing.T) {
-		s := newSetup(t).set("EXTRA", "")
+		s := newSetup(t).editPartner(func(p *testworld.Partner) { p.Extra = "" })
 		data, err := os.ReadFile(s.cfg)
 		must(t, err)
 		must(t, os.WriteFile(s.cfg, []byte(strings.Replace(string(data), "      timeout: 5s\n",
@@ -438,9 +410,9 @@ func TestRemoteFolders(t *testing.T) {
 }
 
 func TestMetricsListen(t *testing.T) {
-	s := newSetup(t).set("TOP", "metrics:\n  listen: 0.0.0.0:9464\n")
+	s := newSetup(t).edit(func(c *testworld.Config) { c.Top = "metrics:\n  listen: 0.0.0.0:9464\n" })
 	want(t, s.check(), check.Warn, "metrics endpoint 0.0.0.0:9464 is reachable from the network")
-	s.set("TOP", "metrics:\n  listen: 127.0.0.1:9464\n")
+	s.edit(func(c *testworld.Config) { c.Top = "metrics:\n  listen: 127.0.0.1:9464\n" })
 	want(t, s.check(), check.Pass, "metrics endpoint 127.0.0.1:9464 is bound to loopback")
 }
 

@@ -12,22 +12,8 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/check"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
-
-// localTemplate is newSetup's configuration with the drop hosted here.
-const localTemplate = `identity:
-  id: us-cbp
-  private_key: keys/us-cbp.secret.asc
-{IDENTITY}state_dir: state
-{TOP}partners:
-  uk-hmrc:
-    public_key: keys/uk-hmrc.public.asc
-    fingerprints: [{FPS}]
-    local:
-      root: {ROOT}
-      push_dir: {PUSH}
-      pull_dir: {PULL}
-{EXTRA}`
 
 // localSetup is newSetup with uk-hmrc's drop hosted on this machine, as
 // "Hosting the drop" in docs/operations.md lays it out: a root folder
@@ -46,8 +32,9 @@ func newLocalSetup(t *testing.T) *localSetup {
 	for _, d := range []string{"to-uk-hmrc", "from-uk-hmrc"} {
 		s.folder(d)
 	}
-	s.tmpl = localTemplate
-	s.set("ROOT", s.root).set("PUSH", "to-uk-hmrc").set("PULL", "from-uk-hmrc")
+	s.editPartner(func(p *testworld.Partner) {
+		p.LocalRoot, p.PushDir, p.PullDir = s.root, "to-uk-hmrc", "from-uk-hmrc"
+	})
 	return s
 }
 
@@ -113,7 +100,7 @@ func TestLocalFolders(t *testing.T) {
 		s := newLocalSetup(t)
 		s.folder("real/to")
 		must(t, os.Symlink(filepath.Join(s.root, "real"), filepath.Join(s.root, "via")))
-		s.set("PUSH", "via/to")
+		s.editPartner(func(p *testworld.Partner) { p.PushDir = "via/to" })
 		want(t, s.check(), check.Fail, "partner uk-hmrc: local.push_dir "+filepath.Join(s.root, "via", "to"),
 			filepath.Join(s.root, "via")+" is a symbolic link")
 	})
@@ -142,7 +129,7 @@ func TestLocalFolders(t *testing.T) {
 	})
 	t.Run("after_pull folder missing", func(t *testing.T) {
 		s := newLocalSetup(t)
-		s.set("EXTRA", "      after_pull: move:done\n")
+		s.editPartner(func(p *testworld.Partner) { p.LocalExtra = "after_pull: move:done" })
 		want(t, s.check(), check.Fail, "partner uk-hmrc: local.after_pull "+filepath.Join(s.root, "done"), "no such file")
 	})
 	t.Run("root missing", func(t *testing.T) {

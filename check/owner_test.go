@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/check"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // stranger is the unprivileged user (nobody) the tests give files to.
@@ -67,7 +68,8 @@ func TestOwnership(t *testing.T) {
 		s := newSetup(t)
 		hosts, err := os.ReadFile(s.srv.KnownHosts)
 		must(t, err)
-		s.set("KNOWNHOSTS", s.write("ssh/deep/er/known_hosts", hosts, 0o644))
+		kh := s.write("ssh/deep/er/known_hosts", hosts, 0o644)
+		s.editPartner(func(p *testworld.Partner) { p.Server.KnownHosts = kh })
 		must(t, os.Chmod(filepath.Join(s.dir, "ssh", "deep"), 0o777))
 		want(t, s.check(), check.Fail, "sftp.known_hosts", "ssh/deep with mode 0777", "others may replace it")
 	})

@@ -26,6 +26,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // is kept in a map), is read within maxArmourHead octets, then refused.
 // A genuine armoured message still opens.
 func TestOpenBoundsTheArmourHeader(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	const size = 512 << 10

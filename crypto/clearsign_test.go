@@ -11,6 +11,7 @@ import (
 var checkpointText = []byte("{\n  \"format\": \"sealpost-checkpoint/1\",\n  \"seq\": 42\n}\n")
 
 func TestClearSignRoundTrip(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	other := cachedParty(t, "other-ed25519", KeyEd25519)
 	var out bytes.Buffer
@@ -40,6 +41,7 @@ func TestClearSignRoundTrip(t *testing.T) {
 }
 
 func TestGPGVerifiesClearSign(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	for _, us := range []*party{w.us, w.usRSA} {
 		t.Run(us.id, func(t *testing.T) {
@@ -64,6 +66,7 @@ func TestGPGVerifiesClearSign(t *testing.T) {
 }
 
 func TestVerifyClearSignedByGPG(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	signed := w.home.mustRun(t, checkpointText, "--local-user", w.ed, "--digest-algo", "SHA256", "--clearsign")
 	text, fp, err := VerifyClearSigned(signed, gpgPeer(t, w.edPath, w.ed))

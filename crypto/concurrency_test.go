@@ -10,6 +10,7 @@ import (
 // One Self and one Peer serve concurrent Seal and Open calls (the engine
 // runs partners in parallel); run with -race.
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	for _, algo := range []KeyAlgo{KeyEd25519, KeyRSA4096} {
 		t.Run(string(algo), func(t *testing.T) {
 			concurrentUse(t, cachedParty(t, "us-"+string(algo), algo), cachedParty(t, "them-"+string(algo), algo))

@@ -43,6 +43,7 @@ func bomb(t *testing.T, us *party, ops []byte, n int64) []byte {
 // none at all unless a one-pass signature names a key of the partner, and
 // with a forged one that does, at most MaxExpansion times the message.
 func TestOpenExpansionBound(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	stranger := cachedParty(t, "stranger-ed25519", KeyEd25519)
@@ -77,6 +78,7 @@ func TestOpenExpansionBound(t *testing.T) {
 // TestOpenCompressedWithinExpansion: a genuine compressed message whose
 // data compresses as text does opens whole.
 func TestOpenCompressedWithinExpansion(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	raw := make([]byte, 3<<20)
@@ -94,6 +96,7 @@ func TestOpenCompressedWithinExpansion(t *testing.T) {
 // TestOpenRefusesDataAfterArmour: after an armoured message only its end
 // line and white space may follow, as nothing may follow a binary one.
 func TestOpenRefusesDataAfterArmour(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	msg := sealBytes(t, them.self, us.peer(t), SealOptions{Armor: true}, []byte("genuine"))
@@ -126,6 +129,7 @@ func TestOpenRefusesDataAfterArmour(t *testing.T) {
 // a forged one-pass signature is refused as limits, not decompressed by
 // go-crypto without bound), and a genuine bundle still opens.
 func TestOpenBehindSymmetricSessionKey(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	msg := append(append([]byte{}, skesk...), bomb(t, us, opsFor(them), 64<<20)...)

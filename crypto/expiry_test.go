@@ -11,6 +11,7 @@ import (
 // a key made with a lifetime expires that long after its creation, one
 // made without never expires, and an expired key no longer loads as ours.
 func TestExpiry(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name string, opt KeyOptions) (string, string, string) {
 		secret, public, fp, err := GenerateKeyWith(name, opt)
@@ -57,6 +58,7 @@ func TestExpiry(t *testing.T) {
 // TestUsableUntilSubkey: an encryption subkey expiring before the primary
 // key ends the key's usable life.
 func TestUsableUntilSubkey(t *testing.T) {
+	t.Parallel()
 	early := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	late := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -79,6 +81,7 @@ func TestUsableUntilSubkey(t *testing.T) {
 }
 
 func TestGenerateKeyLifetimeRange(t *testing.T) {
+	t.Parallel()
 	if _, _, _, err := GenerateKeyWith("x", KeyOptions{Lifetime: -time.Second}); err == nil {
 		t.Fatal("a negative lifetime was accepted")
 	}

@@ -61,6 +61,7 @@ func FuzzOpen(f *testing.F) {
 // to 11, and the seeds whose name ends in "-opens": gpg's, and ours
 // re-framed) open to the one plaintext; every other seed is refused.
 func TestFuzzOpenSeeds(t *testing.T) {
+	t.Parallel()
 	self, peer, signer := fixedKeys(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzOpen", "seed-*"))
 	if err != nil || len(files) == 0 {

@@ -143,8 +143,7 @@ func (s status) find(prefix string) ([]string, bool) {
 // decrypt runs gpg --decrypt on msg and returns the plaintext and status lines.
 func (g *gpgHome) decrypt(t testing.TB, msg []byte) ([]byte, status, string) {
 	t.Helper()
-	out := filepath.Join(g.dir, "plain.out")
-	os.Remove(out)
+	out := filepath.Join(t.TempDir(), "plain.out") // one per call: tests share a home
 	st, stderr, _ := g.run(msg, "--status-fd", "1", "--output", out, "--decrypt")
 	plain, _ := os.ReadFile(out)
 	return plain, strings.Split(strings.TrimSpace(string(st)), "\n"), stderr

@@ -46,6 +46,7 @@ func checkGPGVerified(t testing.TB, st status, stderr, fp string) {
 }
 
 func TestGPGOpensWhatWeSeal(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	data := make([]byte, 200_000)
 	rand.Read(data)
@@ -81,6 +82,7 @@ func gpgSignEncrypt(t testing.TB, g *gpgHome, signer, recipient string, data []b
 }
 
 func TestWeOpenWhatGPGMakes(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	data := make([]byte, 150_000)
 	rand.Read(data)
@@ -116,6 +118,7 @@ func TestWeOpenWhatGPGMakes(t *testing.T) {
 // A secret key exported by gpg with a passphrase loads with it, and opens
 // what gpg encrypts to it.
 func TestGPGProtectedSecretKey(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	if _, err := LoadSelf(w.protectedSecret, nil); err == nil {
 		t.Fatal("protected key loaded without passphrase")
@@ -143,6 +146,7 @@ func TestGPGProtectedSecretKey(t *testing.T) {
 }
 
 func TestOpenRefusesGPGMessages(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	g := w.home
 	us := w.us
@@ -175,6 +179,7 @@ func TestOpenRefusesGPGMessages(t *testing.T) {
 
 // A message signed by our own key is refused when opened as from a partner.
 func TestOpenRefusesOwnSignatureFromPartner(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	msg := sealBytes(t, w.us.self, w.us.self.Public(), SealOptions{}, []byte("me"))
 	_, _, err := openBytes(msg, w.us.self, gpgPeer(t, w.edPath, w.ed), OpenOptions{})
@@ -182,6 +187,7 @@ func TestOpenRefusesOwnSignatureFromPartner(t *testing.T) {
 }
 
 func TestGPGVerifiesSignDetached(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	for _, us := range []*party{w.us, w.usRSA} {
 		t.Run(us.id, func(t *testing.T) {
@@ -214,6 +220,7 @@ func TestGPGVerifiesSignDetached(t *testing.T) {
 
 // Keys from GenerateKey import into gpg 2.2, which then decrypts with them.
 func TestGPGUsesGeneratedKeys(t *testing.T) {
+	t.Parallel()
 	requireGPG(t)
 	for _, algo := range []KeyAlgo{KeyEd25519, KeyRSA4096} {
 		t.Run(string(algo), func(t *testing.T) {

@@ -122,6 +122,7 @@ func withSubkeys(t *testing.T, n int) (string, string) {
 // 4 MiB cost 3.5 s of CPU per bundle) is refused at load; one with 100
 // extra subkeys loads and is sealed to.
 func TestKeyPartsBounded(t *testing.T) {
+	t.Parallel()
 	path, fp := withSubkeys(t, maxKeyParts)
 	if _, err := LoadPeer(path, []string{fp}); !errors.Is(err, ErrKeyFileTooLarge) || !strings.Contains(err.Error(), fp) {
 		t.Fatalf("LoadPeer of a key with %d subkeys: %v; want ErrKeyFileTooLarge naming the key", maxKeyParts+1, err)

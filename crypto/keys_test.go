@@ -16,6 +16,7 @@ import (
 )
 
 func TestLoadSelfPassphrase(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pass := []byte("correct horse battery staple")
 	p := newParty(t, dir, "protected", KeyEd25519, pass)
@@ -47,6 +48,7 @@ func TestLoadSelfPassphrase(t *testing.T) {
 }
 
 func TestLoadSelfBinaryAndUnprotectedWithPassphrase(t *testing.T) {
+	t.Parallel()
 	p := cachedParty(t, "us-ed25519", KeyEd25519)
 	block, err := armor.Decode(bytes.NewReader(readFile(t, p.secretPath)))
 	if err != nil {
@@ -66,6 +68,7 @@ func TestLoadSelfBinaryAndUnprotectedWithPassphrase(t *testing.T) {
 }
 
 func TestLoadSelfErrorsNameTheFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
@@ -94,6 +97,7 @@ func TestLoadSelfErrorsNameTheFile(t *testing.T) {
 }
 
 func TestLoadPeerPinning(t *testing.T) {
+	t.Parallel()
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	other := cachedParty(t, "other-ed25519", KeyEd25519)
 	both := filepath.Join(t.TempDir(), "both.asc")
@@ -120,6 +124,7 @@ func TestLoadPeerPinning(t *testing.T) {
 }
 
 func TestSelfPublicIsPinnedToSelf(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	pub := us.self.Public()
 	if fps := pub.Fingerprints(); len(fps) != 1 || fps[0] != us.fp {
@@ -131,6 +136,7 @@ func TestSelfPublicIsPinnedToSelf(t *testing.T) {
 }
 
 func TestInspect(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	usRSA := cachedParty(t, "us-rsa4096", KeyRSA4096)
 	v2 := aeadParty(t, "us-aead")
@@ -181,6 +187,7 @@ func TestInspect(t *testing.T) {
 }
 
 func TestInspectExpiredAndRevoked(t *testing.T) {
+	t.Parallel()
 	expiring := backdatedParty(t, "inspect-expiring", func(e *openpgp.Entity, cfg *packet.Config) {
 		for _, id := range e.Identities {
 			sig, err := id.LatestValidSelfCertification(time.Time{}, cfg)
@@ -208,6 +215,7 @@ func TestInspectExpiredAndRevoked(t *testing.T) {
 }
 
 func TestInspectRejectsNonKeys(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"", "hello", "-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----\n"} {
 		if _, err := Inspect(strings.NewReader(in)); err == nil {
 			t.Fatalf("Inspect(%q) succeeded", in)
@@ -216,6 +224,7 @@ func TestInspectRejectsNonKeys(t *testing.T) {
 }
 
 func TestGenerateKeyUnknownAlgo(t *testing.T) {
+	t.Parallel()
 	if _, _, _, err := GenerateKey("x", "dsa1024", nil); err == nil {
 		t.Fatal("unknown algorithm accepted")
 	}
@@ -224,6 +233,7 @@ func TestGenerateKeyUnknownAlgo(t *testing.T) {
 // A v6 (RFC 9580) key can seal and open too; its signatures are v6 with a
 // salted one-pass signature packet.
 func TestV6KeyRoundTrip(t *testing.T) {
+	t.Parallel()
 	cfg := &packet.Config{V6Keys: true, Algorithm: packet.PubKeyAlgoEd25519}
 	v6 := entityParty(t, "v6", cfg, func(*openpgp.Entity) {})
 	us := cachedParty(t, "us-ed25519", KeyEd25519)

@@ -119,6 +119,7 @@ func armoredFile(t testing.TB, dir, name string, ents ...*openpgp.Entity) string
 // attacker's key never verifies; CheckKeyFile names both the hijacked key
 // and the attacker's.
 func TestPinnedMeansPrimaryHijackedPrimary(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	genuine := publicEntity(t, them.publicPath)
@@ -176,6 +177,7 @@ func TestPinnedMeansPrimaryHijackedPrimary(t *testing.T) {
 // never encrypted to, and CheckKeyFile names it; an expired or revoked
 // unpinned key is no problem (nothing would use it).
 func TestPinnedMeansPrimaryExtraEntities(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	x, err := pgptest.NewEntity("sealpost", them.id)
@@ -210,6 +212,7 @@ func TestPinnedMeansPrimaryExtraEntities(t *testing.T) {
 // back-signature: a pinned encryption subkey selects nothing, and a pinned
 // signing subkey never makes its entity a recipient.
 func TestPinnedSubkeyOnlySigns(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	enc := hexFingerprint(them.self.entity.Subkeys[0].PublicKey)
@@ -317,6 +320,7 @@ func signingSubkeyParty(t testing.TB, id string, edit func(pub, secret *openpgp.
 // Subkeys of a pinned primary that go-crypto must never pick: newer
 // encryption subkeys that are revoked, expired, or bound by another key.
 func TestPinnedEntityInvalidSubkeysNeverUsed(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	attacker, err := pgptest.NewEntity("attacker", "x@example.org")
 	if err != nil {
@@ -370,6 +374,7 @@ func publicOnly(t testing.TB, e *openpgp.Entity) *openpgp.Entity {
 // subkey, and the current one) are refused whichever comes first: go-crypto
 // would use the first and encrypt to the revoked subkey.
 func TestLoadPeerRefusesDuplicatePinnedKey(t *testing.T) {
+	t.Parallel()
 	var stale []byte
 	p := backdatedParty(t, "duplicate", func(e *openpgp.Entity, cfg *packet.Config) {
 		at := time.Now().Add(-time.Hour).Truncate(time.Second)
@@ -401,6 +406,7 @@ func TestLoadPeerRefusesDuplicatePinnedKey(t *testing.T) {
 
 // A partner's key file holding secret key material is refused.
 func TestLoadPeerRefusesSecretKey(t *testing.T) {
+	t.Parallel()
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	_, err := LoadPeer(them.secretPath, []string{them.fp})
 	if err == nil || !strings.Contains(err.Error(), "secret key material") || !strings.Contains(err.Error(), them.secretPath) {
@@ -412,6 +418,7 @@ func TestLoadPeerRefusesSecretKey(t *testing.T) {
 // attacker's entity: the copy is ignored, the genuine binding verifies, and
 // CheckKeyFile reports the key that occurs twice.
 func TestPinnedSubkeyCopiedIntoAttackerEntity(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	q, s := signingSubkeyParty(t, "q-copied", nil)
@@ -450,6 +457,7 @@ func TestPinnedSubkeyCopiedIntoAttackerEntity(t *testing.T) {
 // attacker, as an encryption subkey): the attacker's entity is dropped, and
 // CheckKeyFile reports the key that occurs twice and the attacker's key.
 func TestPinnedEncryptionSubkeyCopiedIntoAttackerEntity(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	genuine := publicEntity(t, them.publicPath)

@@ -107,6 +107,7 @@ func (zeros) Read(p []byte) (int, error) {
 }
 
 func TestOpenRefusals(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	other := cachedParty(t, "other-ed25519", KeyEd25519)
@@ -173,6 +174,7 @@ func readFile(t testing.TB, path string) []byte {
 
 // A key in the partner's file that is not pinned never verifies.
 func TestOpenRefusesUnpinnedKeyInPartnerFile(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	other := cachedParty(t, "other-ed25519", KeyEd25519)
@@ -192,6 +194,7 @@ func TestOpenRefusesUnpinnedKeyInPartnerFile(t *testing.T) {
 }
 
 func TestOpenCompressionBomb(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	var msg bytes.Buffer
@@ -220,6 +223,7 @@ func TestOpenCompressionBomb(t *testing.T) {
 }
 
 func TestOpenLimitUncompressed(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	msg := sealBytes(t, them.self, us.peer(t), SealOptions{}, make([]byte, 1001))
@@ -243,6 +247,7 @@ func backdatedParty(t testing.TB, id string, edit func(*openpgp.Entity, *packet.
 }
 
 func TestOpenKeyValidityAtSigningTime(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	expireAfter := func(d time.Duration) func(*openpgp.Entity, *packet.Config) {
 		return func(e *openpgp.Entity, cfg *packet.Config) {
@@ -293,6 +298,7 @@ func TestOpenKeyValidityAtSigningTime(t *testing.T) {
 }
 
 func TestOpenRefusesWeakRSA(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 1024, MinRSABits: 1024}
 	weak := entityParty(t, "weak-rsa", cfg, func(*openpgp.Entity) {})
@@ -311,6 +317,7 @@ func TestOpenRefusesWeakRSA(t *testing.T) {
 // A pinned key sealpost could never verify nor encrypt to is refused when
 // it is loaded, naming the file and the key.
 func TestLoadPeerRefusesWeakKey(t *testing.T) {
+	t.Parallel()
 	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 1024, MinRSABits: 1024}
 	weak := entityParty(t, "weak-rsa-load", cfg, func(*openpgp.Entity) {})
 	_, err := LoadPeer(weak.publicPath, []string{weak.fp})
@@ -321,6 +328,7 @@ func TestLoadPeerRefusesWeakKey(t *testing.T) {
 
 // Random input is always ErrDecrypt, whatever packets it happens to parse as.
 func TestOpenGarbageIsDecrypt(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	for i := range 500 {

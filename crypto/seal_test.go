@@ -13,6 +13,7 @@ import (
 )
 
 func TestSealOpenRoundTrip(t *testing.T) {
+	t.Parallel()
 	data := make([]byte, 300_000)
 	rand.Read(data)
 	for _, algo := range []KeyAlgo{KeyEd25519, KeyRSA4096} {
@@ -47,6 +48,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 }
 
 func TestSealNoSelfCopy(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	msg := sealBytes(t, us.self, them.peer(t), SealOptions{NoSelfCopy: true}, []byte("hello"))
@@ -97,6 +99,7 @@ func packetsOf(t testing.TB, msg []byte) layout {
 }
 
 func TestProfiles(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	usV2 := aeadParty(t, "us-aead")
@@ -138,6 +141,7 @@ func TestProfiles(t *testing.T) {
 }
 
 func TestSealUnknownProfile(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	_, err := Seal(io.Discard, us.self, us.self.Public(), SealOptions{Profile: "pgp2"})
 	if err == nil {
@@ -146,6 +150,7 @@ func TestSealUnknownProfile(t *testing.T) {
 }
 
 func TestMessageReadStickyAndSigner(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	msg := sealBytes(t, us.self, them.peer(t), SealOptions{}, bytes.Repeat([]byte("x"), 100_000))
@@ -174,6 +179,7 @@ func TestMessageReadStickyAndSigner(t *testing.T) {
 // A signature time slightly ahead of the receiver's clock (within
 // MaxClockSkew) is accepted and is the time Seal was given.
 func TestSealTimeIsSignatureTime(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	when := time.Now().Add(MaxClockSkew - time.Minute).Truncate(time.Second)

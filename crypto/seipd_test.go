@@ -19,6 +19,7 @@ var framingSizes = []int{0, 1, 505, 506, 507, chunkSize - 300, chunkSize - 6, ch
 // around the chunk boundaries, in both profiles, written in one call and
 // in odd pieces.
 func TestSealFramingSizes(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	for _, p := range benchProfiles {
@@ -61,6 +62,7 @@ func TestSealFramingSizes(t *testing.T) {
 
 // GnuPG 2.2 decrypts and verifies our SEIPDv1 framing at the boundary sizes.
 func TestGPGOpensFramingSizes(t *testing.T) {
+	t.Parallel()
 	w := theGPGWorld(t)
 	for _, size := range framingSizes {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
@@ -78,6 +80,7 @@ func TestGPGOpensFramingSizes(t *testing.T) {
 
 // A flipped ciphertext octet anywhere in our SEIPDv1 packet is refused.
 func TestSealTamperedSEIPD1(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	data := make([]byte, chunkSize+1000)
@@ -96,6 +99,7 @@ func TestSealTamperedSEIPD1(t *testing.T) {
 // modified or truncated ciphertext there is an integrity failure, as on
 // go-crypto's path.
 func TestOpenSEIPD1Path(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	data := make([]byte, 3*mdcBuf+5)
@@ -144,6 +148,7 @@ func (f *failAfter) Write(p []byte) (int, error) {
 // goroutine, reaches the caller from a later Write or from Close, at
 // every point of the stream, and the writer stays failed.
 func TestSealSEIPD1WriteError(t *testing.T) {
+	t.Parallel()
 	us := cachedParty(t, "us-ed25519", KeyEd25519)
 	them := cachedParty(t, "them-ed25519", KeyEd25519)
 	data := make([]byte, 3*chunkSize+100)

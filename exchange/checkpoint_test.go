@@ -3,14 +3,17 @@ package exchange_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
+	"github.com/sealpost/sealpost/internal/testworld"
 	"github.com/sealpost/sealpost/schedule"
 )
 
@@ -30,6 +33,7 @@ func exchanged(t *testing.T) (*world, string) {
 }
 
 func TestCheckpointSignsTheHead(t *testing.T) {
+	t.Parallel()
 	w, _ := exchanged(t)
 	us, uk := w.sides["us-cbp"], w.sides["uk-hmrc"]
 	dir := us.state("audit")
@@ -83,6 +87,7 @@ func cutLog(t *testing.T, dir string, n int64) {
 }
 
 func TestGnuPGVerifiesCheckpoint(t *testing.T) {
+	t.Parallel()
 	requireGnuPG(t)
 	w, _ := exchanged(t)
 	us, uk := w.sides["us-cbp"], w.sides["uk-hmrc"]
@@ -97,6 +102,7 @@ func TestGnuPGVerifiesCheckpoint(t *testing.T) {
 }
 
 func TestStoryOfAnExchange(t *testing.T) {
+	t.Parallel()
 	w, id := exchanged(t)
 	events := func(side string) string {
 		s, err := audit.StoryOf(w.sides[side].state("audit"), id)
@@ -119,6 +125,7 @@ func TestStoryOfAnExchange(t *testing.T) {
 }
 
 func TestDaemonWritesCheckpoints(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", "us-cbp", "uk-hmrc")
 	us := w.sides["us-cbp"]
 	f, err := os.OpenFile(us.cfgPath, os.O_APPEND|os.O_WRONLY, 0)
@@ -130,17 +137,13 @@ func TestDaemonWritesCheckpoints(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- schedule.Run(ctx, us.eng, nil, nil) }()
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() { stop() })
 	proofs := filepath.Join(us.dir, "proofs")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(names(t, proofs)) < 2 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	cancel()
-	must(t, <-done)
+	testworld.WaitFor(t, 10*time.Second, "two checkpoints", func() bool { return len(names(t, proofs)) >= 2 },
+		func() string { return fmt.Sprintf("checkpoints: %v", names(t, proofs)) })
+	must(t, stop())
 	files := names(t, proofs)
-	if len(files) < 2 {
-		t.Fatalf("checkpoints after the deadline: %v", files)
-	}
 	data, err := os.ReadFile(filepath.Join(proofs, files[len(files)-1]))
 	must(t, err)
 	if _, err := exchange.VerifyCheckpoint(us.state("audit"), data, exchange.EngineKeys(us.eng).Self().Public(), "us-cbp"); err != nil {

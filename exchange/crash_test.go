@@ -13,42 +13,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
-var (
-	crashBinOnce sync.Once
-	crashBin     string
-	crashBinErr  error
-)
-
-// crashBinary builds sealpost with the crashtest tag: it kills itself with
-// SIGKILL at the step named by $SEALPOST_CRASH_AT.
-func crashBinary(t *testing.T) string {
-	t.Helper()
-	crashBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sealpost-crashtest-")
-		if err != nil {
-			crashBinErr = err
-			return
-		}
-		crashBin = filepath.Join(dir, "sealpost")
-		out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", crashBin, "github.com/sealpost/sealpost/cmd/sealpost").CombinedOutput()
-		if err != nil {
-			crashBinErr = errors.New(string(out))
-		}
-	})
-	if crashBinErr != nil {
-		t.Fatalf("build the crashtest binary: %v", crashBinErr)
-	}
-	return crashBin
-}
+// crashBinary returns sealpost built with the crashtest tag: it kills
+// itself with SIGKILL at the step named by $SEALPOST_CRASH_AT.
+func crashBinary(t *testing.T) string { t.Helper(); return testworld.Binary(t, "crashtest") }
 
 // runBinary runs `sealpost run --partner peer` for side s, killed at
 // crashAt when it is set. It reports whether the process was killed.
@@ -197,8 +174,10 @@ func isCrashpoint(call *ast.CallExpr) bool {
 // lets the next runs recover. Every bundle must end up filed exactly once,
 // answered by exactly one receipt, with nothing left on the drop.
 func TestCrashAtEachStep(t *testing.T) {
+	t.Parallel()
 	for _, point := range pushPoints {
 		t.Run("sender/"+point, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, loopbackServer(t), "", us, uk)
 			queueTwo(w)
 			if !runBinary(t, w.sides[us], uk, point) {
@@ -212,6 +191,7 @@ func TestCrashAtEachStep(t *testing.T) {
 	}
 	for _, point := range pullPoints {
 		t.Run("receiver/"+point, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, loopbackServer(t), "", us, uk)
 			queueTwo(w)
 			w.run(us, uk)
@@ -290,9 +270,12 @@ func checkExactlyOnce(t *testing.T, w *world) {
 // in sent/ once and receipted once at its sender; nothing left in work/,
 // quarantine/ or on the drops.
 func TestCrashBothWays(t *testing.T) {
-	kills := 0
+	t.Parallel()
+	var kills atomic.Int64
+	t.Cleanup(func() { t.Logf("%d runs killed at %d points", kills.Load(), len(allPoints)) })
 	for _, point := range allPoints {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, loopbackServer(t), "", us, uk)
 			queueTwo(w)
 			w.send(us, uk, "big", "", map[string]string{"big.txt": randomText(600 << 10)})
@@ -308,7 +291,7 @@ func TestCrashBothWays(t *testing.T) {
 			if killed == 0 {
 				t.Fatalf("no run was killed at %s", point)
 			}
-			kills += killed
+			kills.Add(int64(killed))
 			for range 2 {
 				runBinary(t, w.sides[us], uk, "")
 				runBinary(t, w.sides[uk], us, "")
@@ -317,7 +300,6 @@ func TestCrashBothWays(t *testing.T) {
 			checkBothWays(t, w, map[string][]string{us: {"first", "second", "big"}, uk: {"answer", "big answer"}})
 		})
 	}
-	t.Logf("%d runs killed at %d points", kills, len(allPoints))
 }
 
 // checkBothWays checks that each sender's references were filed exactly
@@ -384,6 +366,7 @@ func checkBothWays(t *testing.T, w *world, sent map[string][]string) {
 // upload but before it removed the claim, lets the partner take the bundle
 // off the drop, and checks that the next run does not send it again.
 func TestNoResendAfterLoggedUpload(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	w.send(us, uk, "once", "", map[string]string{"one.txt": "sent once"})
 	if !runBinary(t, w.sides[us], uk, "push.logged") {
@@ -411,13 +394,17 @@ func TestNoResendAfterLoggedUpload(t *testing.T) {
 // file. The next run finishes the refusal without a second record or a
 // second receipt, and an older quarantined file of the same name is kept.
 func TestCrashWhileQuarantining(t *testing.T) {
+	t.Parallel()
 	for _, st := range exchange.States() {
 		extra, ok := refusalStates[st.Name]
 		if !ok {
 			continue
 		}
 		for _, point := range st.Points {
-			t.Run(point, func(t *testing.T) { crashWhileQuarantining(t, point, extra) })
+			t.Run(point, func(t *testing.T) {
+				t.Parallel()
+				crashWhileQuarantining(t, point, extra)
+			})
 		}
 	}
 }

@@ -2,6 +2,7 @@ package exchange_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,18 +14,11 @@ import (
 
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
-// buildSealpost builds the sealpost command into a temporary folder.
-func buildSealpost(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sealpost")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/sealpost/sealpost/cmd/sealpost").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildSealpost returns the sealpost command, built once per test process.
+func buildSealpost(t *testing.T) string { t.Helper(); return testworld.Binary(t) }
 
 // syncBuffer is a bytes.Buffer safe to write from a process's output copier
 // while the test reads it.
@@ -76,18 +70,14 @@ func startDaemon(t *testing.T, bin, cfg string) *daemon {
 // waitLogN waits until the daemon's stderr holds s at least n times.
 func (d *daemon) waitLogN(s string, n int, timeout time.Duration) {
 	d.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for strings.Count(d.stderr.String(), s) < n {
+	testworld.WaitFor(d.t, timeout, fmt.Sprintf("daemon logging %q (x%d)", s, n), func() bool {
 		select {
 		case <-d.done:
 			d.t.Fatalf("daemon exited (%v) before logging %q:\n%s", d.err, s, d.stderr)
 		default:
 		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("daemon did not log %q (x%d) within %v:\n%s", s, n, timeout, d.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Count(d.stderr.String(), s) >= n
+	}, d.stderr.String)
 }
 
 // waitLog waits until the daemon's stderr holds s.
@@ -139,19 +129,15 @@ func sendCLIWith(t *testing.T, bin, cfg, to, ref string) {
 // waitUploaded polls id's log until a bundle with reference ref is uploaded.
 func waitUploaded(t *testing.T, d *daemon, s *side, ref string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !uploadedRefs(s)[ref] {
-		if time.Now().After(deadline) {
-			t.Fatalf("bundle %s not uploaded within 20s; daemon log:\n%s", ref, d.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testworld.WaitFor(t, 20*time.Second, "bundle "+ref+" uploaded", func() bool { return uploadedRefs(s)[ref] },
+		func() string { return "daemon log:\n" + d.stderr.String() })
 }
 
 // TestDaemon runs `sealpost daemon` on one-second schedules: it pushes what
 // `send` queues, reloads its configuration on SIGHUP (refusing a broken one
 // and keeping the old), and stops cleanly on SIGTERM.
 func TestDaemon(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
@@ -196,13 +182,8 @@ func TestDaemon(t *testing.T) {
 	if got := w.inbox(uk, us); len(got) != 3 {
 		t.Fatalf("partner filed %d bundles, want 3", len(got))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(w.drop(uk, us)) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon did not pull the receipts %v within 20s:\n%s", w.drop(uk, us), d.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testworld.WaitFor(t, 20*time.Second, "the daemon pulling the receipts", func() bool { return len(w.drop(uk, us)) == 0 },
+		func() string { return fmt.Sprintf("drop %v; daemon log:\n%s", w.drop(uk, us), d.stderr) })
 
 	start := time.Now()
 	if code := d.stop(syscall.SIGTERM, 10*time.Second); code != 0 {
@@ -232,6 +213,7 @@ func TestDaemon(t *testing.T) {
 // TestDaemonStopWhileBusy stops the daemon with SIGINT while it keeps
 // uploading: it exits 0 promptly and leaves no half bundle on the drop.
 func TestDaemonStopWhileBusy(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
@@ -249,13 +231,8 @@ func TestDaemonStopWhileBusy(t *testing.T) {
 	}
 	d := startDaemon(t, bin, s.cfgPath)
 	// Wait until an upload is under way: a hidden .part file on the drop.
-	deadline := time.Now().Add(20 * time.Second)
-	for !hasHidden(w.drop(us, uk)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no upload seen in flight within 20s (drop %v):\n%s", w.drop(us, uk), d.stderr)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testworld.WaitFor(t, 20*time.Second, "an upload in flight", func() bool { return hasHidden(w.drop(us, uk)) },
+		func() string { return fmt.Sprintf("drop %v; daemon log:\n%s", w.drop(us, uk), d.stderr) })
 	start := time.Now()
 	if code := d.stop(os.Interrupt, 10*time.Second); code != 0 {
 		t.Fatalf("daemon exited %d after SIGINT:\n%s", code, d.stderr)
@@ -280,6 +257,7 @@ func TestDaemonStopWhileBusy(t *testing.T) {
 
 // TestDaemonCronTZ starts the daemon with schedules in a named time zone.
 func TestDaemonCronTZ(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}

@@ -114,7 +114,9 @@ func noTemporaries(t *testing.T, dir string) {
 // visible, and the next run after space is freed finishes the work: every
 // bundle filed once and receipted once.
 func TestDiskFull(t *testing.T) {
+	t.Parallel()
 	t.Run("sealing", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, loopbackServer(t), "", us, uk)
 		resize := w.onSmallDisk(t, w.sides[us], "", "2m")
 		w.send(us, uk, "first", "", map[string]string{"one.txt": randomText(700 << 10)})
@@ -138,6 +140,7 @@ func TestDiskFull(t *testing.T) {
 		checkExactlyOnce(t, w)
 	})
 	t.Run("downloading", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, loopbackServer(t), "", us, uk)
 		resize := w.onSmallDisk(t, w.sides[uk], "", "1m")
 		w.send(us, uk, "first", "", map[string]string{"one.txt": randomText(1500 << 10)})
@@ -158,6 +161,7 @@ func TestDiskFull(t *testing.T) {
 		checkExactlyOnce(t, w)
 	})
 	t.Run("filing", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, loopbackServer(t), "", us, uk)
 		resize := w.onSmallDisk(t, w.sides[uk], "", "2500k")
 		queueTwoBig(w) // 2 MiB each: one fits downloaded, not unpacked beside it
@@ -180,6 +184,7 @@ func TestDiskFull(t *testing.T) {
 		checkExactlyOnce(t, w)
 	})
 	t.Run("logging/sender", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, loopbackServer(t), "", us, uk)
 		resize := w.onSmallDisk(t, w.sides[us], "audit", "64k")
 		queueTwo(w)
@@ -201,6 +206,7 @@ func TestDiskFull(t *testing.T) {
 		checkExactlyOnce(t, w)
 	})
 	t.Run("logging/receiver", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, loopbackServer(t), "", us, uk)
 		resize := w.onSmallDisk(t, w.sides[uk], "audit", "64k")
 		queueTwo(w)

@@ -18,9 +18,11 @@ const (
 // TestExchangeBothWays runs requests, receipts and responses between two
 // parties over the in-process server and over OpenSSH's sshd.
 func TestExchangeBothWays(t *testing.T) {
+	t.Parallel()
 	for _, start := range servers() {
 		srv := start(t)
 		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, srv, "", us, uk)
 			item := w.send(us, uk, "CASE-2026-0042", "", map[string]string{
 				"request.txt": "please send the records", "evidence/invoice.csv": "a,b\n1,2\n", "evidence/scan/p1.txt": "page 1"})
@@ -100,6 +102,7 @@ func TestExchangeBothWays(t *testing.T) {
 // TestSeveralPartners checks that each partner of one configuration gets
 // only its own bundles, through its own folders.
 func TestSeveralPartners(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk, de)
 	w.send(us, uk, "for-uk", "", map[string]string{"a.txt": "to the UK"})
 	w.send(us, de, "for-de", "", map[string]string{"b.txt": "to Germany"})

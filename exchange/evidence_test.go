@@ -10,6 +10,7 @@ import (
 // (between link and unlink) is only unlinked from work/ by the next run,
 // never kept a third time as <name>.2; the first file is untouched.
 func TestKeepEvidenceAfterACrash(t *testing.T) {
+	t.Parallel()
 	dir, work := t.TempDir(), t.TempDir()
 	src := filepath.Join(work, "b.pgp")
 	for path, data := range map[string]string{filepath.Join(dir, "b.pgp"): "first", src: "second"} {

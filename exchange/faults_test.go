@@ -82,6 +82,7 @@ func queueTwoBig(w *world) {
 // run finishes the work. Either way every bundle ends up filed once and
 // receipted once, and no drop keeps anything.
 func TestNetworkFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		mode, side string
 		heal       bool
@@ -98,6 +99,7 @@ func TestNetworkFaults(t *testing.T) {
 					name = mode + "/" + side + "/finished-by-the-next-run"
 				}
 				t.Run(name, func(t *testing.T) {
+					t.Parallel()
 					srv, p := proxied(t, mode == "stall", heal)
 					w := newWorld(t, srv, "", us, uk)
 					w.shortTimeout(w.sides[us])
@@ -144,6 +146,7 @@ func TestNetworkFaults(t *testing.T) {
 // abandoned writes reach the server. Each bundle must arrive as published,
 // not overwritten in part by the stale bytes of its first attempt.
 func TestAbandonedUploadNeverReachesItsRetry(t *testing.T) {
+	t.Parallel()
 	srv, p := proxiedMode(t, faultproxy.Late, true)
 	w := newWorld(t, srv, "", us, uk)
 	w.shortTimeout(w.sides[us])
@@ -187,6 +190,7 @@ func checkNothingHalfVisible(t *testing.T, w *world) {
 // visible under a final name), and the push finishes once the server
 // allows it.
 func TestRenameRefused(t *testing.T) {
+	t.Parallel()
 	root, keys := t.TempDir(), t.TempDir()
 	refusing, err := sftpd.Start(root, keys, sftpd.WithRefuseRename())
 	must(t, err)
@@ -228,6 +232,7 @@ func TestRenameRefused(t *testing.T) {
 // work or exits 3 (another run holds the lock), and nothing is pushed,
 // filed or receipted twice.
 func TestTwoRunsAtOnce(t *testing.T) {
+	t.Parallel()
 	bin := crashBinary(t)
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	race := func(s *side, peer string) (codes [2]int) {
@@ -276,6 +281,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 // bundles), then forward again: nothing is stuck, lost or done twice, the
 // logs still verify, and status still answers.
 func TestClockJumpsBack(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	w.send(us, uk, "before", "", map[string]string{"a.txt": "sent before the jump"})
 	w.run(us, uk)

@@ -195,6 +195,7 @@ func sha256Hex(data []byte) string {
 // it reads our request with `gpg --decrypt | tar -x`, answers with a
 // response it makes by hand with tar and gpg, and reads our receipt.
 func TestGnuPGPartner(t *testing.T) {
+	t.Parallel()
 	requireGnuPG(t)
 	for _, tc := range []struct {
 		name    string
@@ -211,6 +212,7 @@ func TestGnuPGPartner(t *testing.T) {
 		{"pax", "", []string{"-z", "0"}, []string{"--format=pax"}, "tables/" + strings.Repeat("long-folder-name/", 8) + "tableau-récapitulatif.csv"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, loopbackServer(t), tc.extra, us, uk)
 			armor := strings.Contains(tc.extra, "armor: true")
 			ext := ".pgp"
@@ -338,6 +340,7 @@ func TestGnuPGPartner(t *testing.T) {
 // but gets wrong (a payload that does not match its manifest, or one not
 // signed) is quarantined with a rejected receipt the partner can read.
 func TestGnuPGPartnerRefused(t *testing.T) {
+	t.Parallel()
 	requireGnuPG(t)
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	ours, theirs := w.sides[us], w.sides[uk]

@@ -197,6 +197,7 @@ func flipByte(b []byte, i int) []byte {
 // code, and answered with a rejected receipt carrying it, which the
 // sender receives.
 func TestHostileBundles(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk, fr)
 	cases := hostileBundles(t, w)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
@@ -281,6 +282,7 @@ func publish(t *testing.T, s *side, e *openpgp.Entity) {
 // unsigned), though the signature is otherwise good; the engine still
 // starts, so the other partners keep working.
 func TestPartnerKeyExpiredOrRevoked(t *testing.T) {
+	t.Parallel()
 	cfg := &packet.Config{}
 	cases := []struct {
 		name string
@@ -301,6 +303,7 @@ func TestPartnerKeyExpiredOrRevoked(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, loopbackServer(t), "", us, uk)
 			ours, theirs := w.sides[us], w.sides[uk]
 			usE := ours.secretEntity(t)
@@ -327,6 +330,7 @@ func TestPartnerKeyExpiredOrRevoked(t *testing.T) {
 // encrypt to (RSA-1024) is a configuration error: the engine does not
 // start, and the command line exits 2 naming the key.
 func TestPartnerKeyTooWeak(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	ours, theirs := w.sides[us], w.sides[uk]
 	weak, err := openpgp.NewEntity("weak", "", "weak@example.org",
@@ -357,6 +361,7 @@ func TestPartnerKeyTooWeak(t *testing.T) {
 // name once the operator has moved the filed bundle out of the inbox. Each
 // is recognised by its id: filed once, answered once, counted once.
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	w.send(us, uk, "once", "", map[string]string{"a.txt": "only once"})
 	w.run(us, uk)
@@ -433,6 +438,7 @@ func lyingServer(t testing.TB, opts ...sftpd.Option) server {
 // does), so "../../etc/passwd.pgp" is skipped as hostile: never fetched,
 // neither outside the pull folder nor as passwd.pgp inside it.
 func TestHostileRemoteNamesFromALyingServer(t *testing.T) {
+	t.Parallel()
 	// ("." and ".." never get through: the SFTP client drops them.)
 	hostile := []string{"a..b.pgp", `..\x.pgp`, "evil\r\n.pgp", "nul\x00.pgp", strings.Repeat("x", 300) + ".pgp",
 		"\xff\xfe.pgp", "esc\x1b[2J.pgp", "rtl\u202egpj.pgp"}

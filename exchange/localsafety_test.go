@@ -121,6 +121,7 @@ func swapIn(path, target string) error {
 // to failed/ with a reason naming what is wrong, and nothing of it reaches
 // the drop. A plain folder beside them is sent.
 func TestOutboxFolderRefusesLinksAtAnyDepth(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	out := w.sides[us].state("outbox", uk)
 	key := w.sides[us].cfg.Identity.PrivateKey
@@ -181,6 +182,7 @@ func TestOutboxFolderRefusesLinksAtAnyDepth(t *testing.T) {
 // refused, not opened and truncated: the run fails and the link's target
 // keeps its bytes.
 func TestLockRefusesALink(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	victim := filepath.Join(t.TempDir(), "victim")
 	must(t, os.WriteFile(victim, []byte("precious"), 0o600))

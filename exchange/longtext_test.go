@@ -20,6 +20,7 @@ import (
 // bundle.rejected, nothing sticks in work/, a second run has nothing left
 // to do, and the log verifies.
 func TestNothingTooLongToLog(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 8MiB\n  max_files: 8", us, uk)
 	self := exchange.EngineKeys(w.sides[us].eng).Self()
 	sealed := func(plain []byte) []byte {
@@ -104,6 +105,7 @@ func TestNothingTooLongToLog(t *testing.T) {
 // control characters (600 KB once escaped; the SFTP client takes no packet over 256 KiB) has it skipped and
 // logged, cut, and the run succeeds.
 func TestHugeRemoteNameIsLogged(t *testing.T) {
+	t.Parallel()
 	name := strings.Repeat("\x01", 100000) + ".pgp"
 	w := newWorld(t, lyingServer(t, sftpd.WithExtraNames(name)), "", us, uk)
 	res := w.run(uk, us)

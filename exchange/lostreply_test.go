@@ -20,11 +20,13 @@ import (
 // with posix-rename (the retry replaces the published file) and without
 // (the retry finds the final name taken).
 func TestLostRenameReply(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string][]sftpd.Option{
 		"posix-rename": {sftpd.WithLostRenameReplies(1)},
 		"plain-rename": {sftpd.WithLostRenameReplies(1), sftpd.WithoutPosixRename()},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, lyingServer(t, opts...), "", us, uk)
 			w.send(us, uk, "lost reply", "", map[string]string{"a.txt": strings.Repeat("lost reply\n", 1000)})
 			w.run(us, uk)

@@ -20,6 +20,7 @@ import (
 // write to without the sticky bit, is refused before anything is
 // decrypted into it; the error names the folder.
 func TestOpenFileOutputFolderOthersControl(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
 			t.Fatal("giving a folder to another user needs root (CI must run the tests as root)")

@@ -53,6 +53,7 @@ func wantQuarantined(t *testing.T, w *world, what, name, code string) {
 // read from the file after a crash), and a failed verification whose last
 // read also brings data the archive refuses.
 func TestOpenPathRefusals(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk)
 	ours, theirs := w.sides[us], w.sides[uk]
 	ukE := theirs.secretEntity(t)

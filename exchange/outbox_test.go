@@ -18,6 +18,7 @@ import (
 // folders with READY, bundle.yaml; never hidden or temporary names; links,
 // hard links and special files go to failed/ with a reason.
 func TestOutboxRules(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "settle: 1h", us, uk)
 	s := w.sides[us]
 	out := s.state("outbox", uk)
@@ -89,6 +90,7 @@ func TestOutboxRules(t *testing.T) {
 // TestLockedPartner checks that a run finding the partner's lock taken
 // does nothing and says so with ErrLocked.
 func TestLockedPartner(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	w.send(us, uk, "r", "", map[string]string{"a.txt": "x"})
 	f, err := os.OpenFile(w.sides[us].state("locks", uk+".lock"), os.O_RDWR|os.O_CREATE, 0o600)

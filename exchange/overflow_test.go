@@ -17,8 +17,10 @@ import (
 // must not wrap around and make every bundle "too large": each would be
 // refused unread, answered rejected and removed from the drop.
 func TestLargestMaxBytesStillFiles(t *testing.T) {
+	t.Parallel()
 	for _, max := range []string{"9223372036854775807", "7000000TB"} {
 		t.Run(max, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: "+max+"\npgp:\n  armor: true", us, uk)
 			w.send(us, uk, "large limit", "", map[string]string{"a.txt": "a small bundle"})
 			w.run(us, uk)
@@ -36,6 +38,7 @@ func TestLargestMaxBytesStillFiles(t *testing.T) {
 // next run must see the refusal made already: not hash the file, answer it
 // and count it again, run after run.
 func TestOversizedRefusedOnce(t *testing.T) {
+	t.Parallel()
 	srv := lyingServer(t, sftpd.WithRefuseRename())
 	must(t, os.MkdirAll(filepath.Join(srv.root, "done"), 0o755))
 	w := newWorld(t, srv, "limits:\n  max_bytes: 1KiB\n  quarantine_files: 1", us, uk)

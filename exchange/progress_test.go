@@ -58,6 +58,7 @@ func (r *recorder) find(t *testing.T, prefix string) *recTask {
 // TestProgress: queueing, pushing and pulling a bundle, and sealing and
 // opening a bundle file, report their bytes to the engine's Progress.
 func TestProgress(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", "us-cbp", "uk-hmrc")
 	us, uk := w.sides["us-cbp"], w.sides["uk-hmrc"]
 	usRec, ukRec := &recorder{}, &recorder{}

@@ -16,6 +16,7 @@ import (
 // others are quarantined with their reasons, the sender gets a rejected
 // receipt for the bundles (never for the receipt), and the log says why.
 func TestRefusedBundles(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	w.send(us, uk, "good", "", map[string]string{"a.txt": "fine"})
 	w.run(us, uk)
@@ -92,6 +93,7 @@ func TestRefusedBundles(t *testing.T) {
 // TestDuplicateBundle delivers the same bundle again, under its own name
 // and under another: it is filed once and answered once.
 func TestDuplicateBundle(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	w.send(us, uk, "once", "", map[string]string{"a.txt": "only once"})
 	w.run(us, uk)
@@ -123,6 +125,7 @@ func TestDuplicateBundle(t *testing.T) {
 // TestHostileRemoteNames leaves names on the drop that must never be
 // fetched: control characters, links, folders, hidden and temporary names.
 func TestHostileRemoteNames(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", us, uk)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	for _, n := range []string{"evil\nname.pgp", "bell\x07.pgp", ".hidden.pgp", ".x.pgp.part", "notes.txt"} {
@@ -167,6 +170,7 @@ func moveAfterPull(t *testing.T, s *side) {
 // TestAfterPullMove checks after_pull: move: the pulled file is moved on
 // the drop instead of deleted, and is not fetched again.
 func TestAfterPullMove(t *testing.T) {
+	t.Parallel()
 	srv := loopbackServer(t)
 	must(t, os.MkdirAll(filepath.Join(srv.root, "done"), 0o755))
 	w := newWorld(t, srv, "", us, uk)
@@ -194,6 +198,7 @@ func TestAfterPullMove(t *testing.T) {
 // limits.max_bytes is refused without being downloaded, answered with a
 // rejected receipt (code limits), and removed from the drop.
 func TestOversizedFileNotFetched(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB", us, uk)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"

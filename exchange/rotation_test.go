@@ -19,6 +19,7 @@ import (
 // receipts reach the partner whichever key it holds. Once the old pin is
 // dropped, a bundle signed by the old key is refused as unknown_signer.
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", "us-cbp", "uk-hmrc")
 	us, uk := w.sides["us-cbp"], w.sides["uk-hmrc"]
 	base := filepath.Dir(uk.dir)
@@ -106,6 +107,7 @@ func setPins(t *testing.T, s *side, old string, fps ...string) {
 
 // TestStatusKeyExpiry: a key expiring within 30 days is flagged in status.
 func TestStatusKeyExpiry(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, loopbackServer(t), "", "us-cbp", "uk-hmrc")
 	us := w.sides["us-cbp"]
 	secret, _, fp, err := crypto.GenerateKeyWith("us-cbp", crypto.KeyOptions{Lifetime: 20 * 24 * time.Hour})

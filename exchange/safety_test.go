@@ -13,6 +13,7 @@ import (
 // opened or read; it goes to failed/ with a reason (links, hard links and
 // FIFOs: TestOutboxRules).
 func TestOutboxDevices(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
 			t.Fatal("making device nodes needs root (CI must run the tests as root)")
@@ -76,6 +77,7 @@ func TestPrivateUnderUmaskZero(t *testing.T) {
 // checked against known_hosts; there is no trust on first use), or imports
 // the deprecated golang.org/x/crypto/openpgp.
 func TestNoInsecureHostKeyCallback(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs("..")
 	must(t, err)
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {

@@ -3,7 +3,6 @@ package exchange_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,12 +10,10 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost/config"
-	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
-	"github.com/sealpost/sealpost/internal/sftpd"
-	"github.com/sealpost/sealpost/internal/sshdtest"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // server is an SFTP server the parties of a test world share: each pair of
@@ -32,24 +29,19 @@ type server struct {
 }
 
 // loopbackServer starts the in-process SFTP server.
-func loopbackServer(t testing.TB) server {
-	t.Helper()
-	root := t.TempDir()
-	srv, err := sftpd.Start(root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return server{name: "sftpd", addr: srv.Addr, user: "sealpost", clientKey: srv.ClientKey,
-		knownHosts: srv.KnownHosts, root: srv.Root}
-}
+func loopbackServer(t testing.TB) server { t.Helper(); return fromWorld(testworld.Loopback(t)) }
 
 // opensshServer starts a real OpenSSH sshd.
-func opensshServer(t testing.TB) server {
-	t.Helper()
-	s := sshdtest.Start(t)
-	return server{name: "openssh", addr: s.Addr, user: s.User, clientKey: s.ClientKey,
-		knownHosts: s.KnownHosts, root: s.Root, remoteRoot: s.Root}
+func opensshServer(t testing.TB) server { t.Helper(); return fromWorld(testworld.OpenSSH(t)) }
+
+func fromWorld(s testworld.Server) server {
+	return server{name: s.Name, addr: s.Addr, user: s.User, clientKey: s.ClientKey,
+		knownHosts: s.KnownHosts, root: s.Root, remoteRoot: s.RemoteRoot}
+}
+
+func (s server) world() testworld.Server {
+	return testworld.Server{Name: s.name, Addr: s.addr, User: s.user, ClientKey: s.clientKey,
+		KnownHosts: s.knownHosts, Root: s.root, RemoteRoot: s.remoteRoot}
 }
 
 // servers returns both kinds of server for table tests.
@@ -75,46 +67,16 @@ type world struct {
 	sides map[string]*side
 }
 
-// newWorld makes keys and configurations for ids and starts their engines.
-// extra is appended to every partner block (indented 4 spaces).
+// newWorld makes keys and configurations for ids (testworld.New) and
+// starts their engines. extra is appended to every partner block.
 func newWorld(t testing.TB, srv server, extra string, ids ...string) *world {
 	t.Helper()
 	w := &world{t: t, srv: srv, sides: map[string]*side{}}
-	base := t.TempDir()
+	parties := testworld.New(t, srv.world(), testworld.Options{Extra: extra}, ids...)
 	for _, id := range ids {
-		s := &side{id: id, dir: filepath.Join(base, id)}
-		keys := filepath.Join(s.dir, "keys")
-		must(t, os.MkdirAll(keys, 0o700))
-		secret, public, fp, err := crypto.GenerateKey(id, crypto.KeyEd25519, nil)
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(keys, id+".secret.asc"), secret, 0o600))
-		must(t, os.WriteFile(filepath.Join(base, id+".public.asc"), public, 0o644))
-		s.fp = fp
+		p := parties[id]
+		s := &side{id: id, dir: p.Dir, cfgPath: p.Config, fp: p.Fingerprint}
 		w.sides[id] = s
-	}
-	for _, id := range ids {
-		s := w.sides[id]
-		yaml := fmt.Sprintf("identity:\n  id: %s\n  private_key: keys/%s.secret.asc\nstate_dir: state\npartners:\n", id, id)
-		for _, peer := range ids {
-			if peer == id {
-				continue
-			}
-			must(t, os.MkdirAll(filepath.Join(srv.root, id+"-to-"+peer), 0o755))
-			yaml += fmt.Sprintf(`  %[1]s:
-    public_key: ../%[1]s.public.asc
-    fingerprints: ["%[2]s"]
-    sftp:
-      address: %[3]s
-      user: %[4]s
-      private_key: %[5]s
-      known_hosts: %[6]s
-      push_dir: %[7]s/%[8]s-to-%[1]s
-      pull_dir: %[7]s/%[1]s-to-%[8]s
-      timeout: 10s
-%[9]s`, peer, w.sides[peer].fp, srv.addr, srv.user, srv.clientKey, srv.knownHosts, srv.remoteRoot, id, indent(withSettle(extra)))
-		}
-		s.cfgPath = filepath.Join(s.dir, "sealpost.yaml")
-		must(t, os.WriteFile(s.cfgPath, []byte(yaml), 0o600))
 		w.start(s)
 	}
 	return w
@@ -132,17 +94,6 @@ func (w *world) start(s *side) {
 	s.eng, err = exchange.New(cfg, nil)
 	must(w.t, err)
 	w.t.Cleanup(func() { s.eng.Close() })
-}
-
-func indent(s string) string {
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i := range lines {
-		lines[i] = "    " + lines[i]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 // run runs one full cycle of party id with its partner peer and fails the
@@ -263,25 +214,3 @@ func readJSONFile(t testing.TB, path string, v any) {
 
 // runAll is a full cycle for every partner.
 func runAll() exchange.RunOptions { return exchange.RunOptions{} }
-
-// withSettle adds "settle: 0s" and "pull_settle: 0s" to a partner block
-// that sets neither, so that items queued in tests go, and files on the
-// drop are taken, at once.
-func withSettle(extra string) string {
-	for _, key := range []string{"pull_settle", "settle"} {
-		if !hasKey(extra, key) {
-			extra = key + ": 0s\n" + extra
-		}
-	}
-	return extra
-}
-
-// hasKey reports whether a partner block sets key at its top level.
-func hasKey(block, key string) bool {
-	for _, line := range strings.Split(block, "\n") {
-		if strings.HasPrefix(line, key+":") {
-			return true
-		}
-	}
-	return false
-}

@@ -2,7 +2,6 @@ package metrics_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,9 +13,8 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/config"
-	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange"
-	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/internal/testworld"
 	"github.com/sealpost/sealpost/metrics"
 )
 
@@ -25,57 +23,25 @@ const (
 	uk = "uk-hmrc"
 )
 
-// engines starts us and uk exchanging over the in-process SFTP server. Our
-// key expires in 20 days; our bundles are overdue for a receipt after 1s.
+// engines starts us and uk exchanging over the in-process SFTP server
+// (testworld.New). Our key expires in 20 days; our bundles are overdue for
+// a receipt after 1s.
 func engines(t *testing.T) (usEng, ukEng *exchange.Engine, root string) {
 	t.Helper()
-	srv, err := sftpd.Start(t.TempDir(), t.TempDir())
-	must(t, err)
-	t.Cleanup(func() { srv.Close() })
-	base := t.TempDir()
-	fps := map[string]string{}
-	for _, id := range []string{us, uk} {
-		opt := crypto.KeyOptions{}
-		if id == us {
-			opt.Lifetime = 20 * 24 * time.Hour
-		}
-		secret, public, fp, err := crypto.GenerateKeyWith(id, opt)
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(base, id+".secret.asc"), secret, 0o600))
-		must(t, os.WriteFile(filepath.Join(base, id+".public.asc"), public, 0o644))
-		fps[id] = fp
-	}
-	start := func(id, peer, extra string) *exchange.Engine {
-		must(t, os.MkdirAll(filepath.Join(srv.Root, id+"-to-"+peer), 0o755))
-		yaml := fmt.Sprintf(`identity:
-  id: %[1]s
-  private_key: %[1]s.secret.asc
-state_dir: state-%[1]s
-partners:
-  %[2]s:
-    public_key: %[2]s.public.asc
-    fingerprints: ["%[3]s"]
-    sftp:
-      address: %[4]s
-      user: %[1]s
-      private_key: %[5]s
-      known_hosts: %[6]s
-      push_dir: /%[1]s-to-%[2]s
-      pull_dir: /%[2]s-to-%[1]s
-      timeout: 10s
-    settle: 0s
-    pull_settle: 0s
-%[7]s`, id, peer, fps[peer], srv.Addr, srv.ClientKey, srv.KnownHosts, extra)
-		path := filepath.Join(base, id+".yaml")
-		must(t, os.WriteFile(path, []byte(yaml), 0o600))
-		cfg, err := config.Load(path)
+	srv := testworld.Loopback(t)
+	parties := testworld.New(t, srv, testworld.Options{
+		PartyExtra: map[string]string{us: "receipt_due: 1s\n"},
+		Lifetime:   map[string]time.Duration{us: 20 * 24 * time.Hour},
+	}, us, uk)
+	start := func(id string) *exchange.Engine {
+		cfg, err := config.Load(parties[id].Config)
 		must(t, err)
 		eng, err := exchange.New(cfg, nil)
 		must(t, err)
 		t.Cleanup(func() { eng.Close() })
 		return eng
 	}
-	return start(us, uk, "    receipt_due: 1s\n"), start(uk, us, ""), srv.Root
+	return start(us), start(uk), srv.Root
 }
 
 // TestEndpoint serves the metrics of our engine over HTTP on a loopback

@@ -29,6 +29,7 @@ import (
 	"github.com/sealpost/sealpost/exchange/bundle"
 	"github.com/sealpost/sealpost/internal/pgptest"
 	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // binary is the sealpost command built once by TestMain.
@@ -170,8 +171,9 @@ type cliWorld struct {
 	parties map[string]*party
 }
 
-// newCLIWorld writes keys and configurations for us and uk. extra is
-// appended to each partner block (already indented).
+// newCLIWorld writes keys and configurations for us and uk
+// (testworld.New). extra is appended to each partner block (already
+// indented).
 func newCLIWorld(t *testing.T, extra string) *cliWorld {
 	t.Helper()
 	srv, err := sftpd.Start(t.TempDir(), t.TempDir())
@@ -180,46 +182,11 @@ func newCLIWorld(t *testing.T, extra string) *cliWorld {
 	}
 	t.Cleanup(func() { srv.Close() })
 	w := &cliWorld{srv: srv, parties: map[string]*party{}}
-	base := t.TempDir()
-	ids := []string{us, uk}
-	for _, id := range ids {
-		p := &party{id: id, dir: filepath.Join(base, id)}
-		must(t, os.MkdirAll(filepath.Join(p.dir, "keys"), 0o700))
-		secret, public, fp, err := crypto.GenerateKey(id, crypto.KeyEd25519, nil)
-		must(t, err)
-		must(t, os.WriteFile(filepath.Join(p.dir, "keys", id+".secret.asc"), secret, 0o600))
-		must(t, os.WriteFile(filepath.Join(base, id+".public.asc"), public, 0o644))
-		p.fp = fp
-		w.parties[id] = p
-	}
-	for _, id := range ids {
-		p := w.parties[id]
-		peer := uk
-		if id == uk {
-			peer = us
-		}
-		must(t, os.MkdirAll(filepath.Join(srv.Root, id+"-to-"+peer), 0o755))
-		yaml := fmt.Sprintf(`identity:
-  id: %[1]s
-  private_key: keys/%[1]s.secret.asc
-state_dir: state
-partners:
-  %[2]s:
-    public_key: ../%[2]s.public.asc
-    fingerprints: ["%[3]s"]
-    sftp:
-      address: %[4]s
-      user: %[1]s
-      private_key: %[5]s
-      known_hosts: %[6]s
-      push_dir: /%[1]s-to-%[2]s
-      pull_dir: /%[2]s-to-%[1]s
-      timeout: 10s
-    settle: 0s
-    pull_settle: 0s
-%[7]s`, id, peer, w.parties[peer].fp, srv.Addr, srv.ClientKey, srv.KnownHosts, extra)
-		p.cfgPath = filepath.Join(p.dir, "sealpost.yaml")
-		must(t, os.WriteFile(p.cfgPath, []byte(yaml), 0o600))
+	unindented := strings.ReplaceAll("\n"+extra, "\n    ", "\n")[1:]
+	parties := testworld.New(t, testworld.Server{Addr: srv.Addr, User: "sealpost", ClientKey: srv.ClientKey,
+		KnownHosts: srv.KnownHosts, Root: srv.Root}, testworld.Options{Extra: unindented}, us, uk)
+	for id, p := range parties {
+		w.parties[id] = &party{id: id, dir: p.Dir, cfgPath: p.Config, fp: p.Fingerprint}
 	}
 	return w
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // TestDaemonMetrics runs the daemon binary with metrics.listen on a free
@@ -55,18 +58,16 @@ func TestDaemonMetrics(t *testing.T) {
 		t.Fatalf("the daemon logged no metrics url:\n%s", logged.String())
 	}
 	want := `sealpost_bundles_filed_total{kind="request",partner="uk-hmrc"} 1`
-	deadline := time.Now().Add(30 * time.Second)
+	// The pull is over when it is filed and its success recorded: a scrape
+	// may fall between the two.
+	pulled := `sealpost_last_pull_success_timestamp_seconds{partner="uk-hmrc"} 1`
 	var page string
-	for time.Now().Before(deadline) {
-		page = get(t, url)
-		if strings.Contains(page, want+"\n") {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if !strings.Contains(page, want+"\n") {
-		t.Fatalf("no %q after a scheduled pull:\n%s", want, page)
-	}
+	testworld.WaitFor(t, 30*time.Second, fmt.Sprintf("%q and %q after a scheduled pull", want, pulled),
+		func() bool {
+			page = get(t, url)
+			return strings.Contains(page, want+"\n") && strings.Contains(page, pulled)
+		},
+		func() string { return page })
 	for _, s := range []string{"sealpost_last_pull_success_timestamp_seconds{partner=\"uk-hmrc\"} 1", "sealpost_queue_items{", "go_goroutines"} {
 		if !strings.Contains(page, s) {
 			t.Fatalf("no %q in the scrape:\n%s", s, page)

@@ -13,6 +13,7 @@ import (
 // anything reaches the server (the file is neither removed nor moved),
 // and the connection stays usable for a live context.
 func TestEndedContextStartsNothing(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push", "done")
 		d := dial(t, srv.cfg)

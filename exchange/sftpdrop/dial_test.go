@@ -95,6 +95,7 @@ func checkHostKeyError(t *testing.T, cfg Config, serverLine, wantText string) {
 }
 
 func TestHostKeyUnknown(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		cfg := srv.cfg
 		cfg.KnownHosts = writeKnownHosts(t, otherKeyLine(t, "other.example:22", "ed25519"))
@@ -103,6 +104,7 @@ func TestHostKeyUnknown(t *testing.T) {
 }
 
 func TestHostKeyMismatch(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		cfg := srv.cfg
 		cfg.KnownHosts = writeKnownHosts(t, otherKeyLine(t, cfg.Address, "ed25519"))
@@ -113,6 +115,7 @@ func TestHostKeyMismatch(t *testing.T) {
 // A server without a key of the type known_hosts lists fails the
 // algorithm negotiation; the error still shows the key it offers.
 func TestHostKeyTypeNotOffered(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		cfg := srv.cfg
 		cfg.KnownHosts = writeKnownHosts(t, otherKeyLine(t, cfg.Address, "ecdsa"))
@@ -128,6 +131,7 @@ func TestHostKeyTypeNotOffered(t *testing.T) {
 }
 
 func TestHostKeyRevoked(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	cfg := srv.cfg
 	cfg.KnownHosts = writeKnownHosts(t, "@revoked "+srv.hostKeyLine, srv.hostKeyLine)
@@ -142,6 +146,7 @@ func TestHostKeyRevoked(t *testing.T) {
 // ed25519 in known_hosts, the library's default preference picks RSA and
 // the check fails. Dial restricts HostKeyAlgorithms to the known types.
 func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		t.Run("library default fails", func(t *testing.T) {
 			check, err := knownhosts.New(srv.cfg.KnownHosts)
@@ -190,6 +195,7 @@ func loadSigner(t testing.TB, path string) ssh.Signer {
 }
 
 func TestWrongClientKey(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -215,6 +221,7 @@ func TestWrongClientKey(t *testing.T) {
 }
 
 func TestPassphraseProtectedKeyRefused(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -234,6 +241,7 @@ func TestPassphraseProtectedKeyRefused(t *testing.T) {
 }
 
 func TestMissingFilesAreConfigErrors(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	for name, mod := range map[string]func(*Config){
 		"key":         func(c *Config) { c.KeyFile = filepath.Join(t.TempDir(), "nope") },
@@ -248,6 +256,7 @@ func TestMissingFilesAreConfigErrors(t *testing.T) {
 }
 
 func TestDialDefaultsPort(t *testing.T) {
+	t.Parallel()
 	cfg := withDefaults(Config{Address: "sftp.example"})
 	if cfg.Address != "sftp.example:22" || cfg.Timeout != DefaultTimeout {
 		t.Errorf("withDefaults = %+v", cfg)
@@ -255,6 +264,7 @@ func TestDialDefaultsPort(t *testing.T) {
 }
 
 func TestDialCancelledContext(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	// A listener that accepts and never speaks: only ctx can end the handshake early.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

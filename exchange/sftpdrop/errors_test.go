@@ -16,6 +16,7 @@ import (
 func status(code uint32) error { return markReply(bounded{&sftp.StatusError{Code: code}}) }
 
 func TestIsPermanent(t *testing.T) {
+	t.Parallel()
 	for err, want := range map[error]bool{
 		nil:                          false,
 		ErrTimeout:                   false,

@@ -76,8 +76,8 @@ func startOpenSSH(t testing.TB) testServer {
 
 // eachServer runs fn against the in-process server (with opts) and OpenSSH.
 func eachServer(t *testing.T, fn func(t *testing.T, srv testServer), opts ...sftpd.Option) {
-	t.Run("sftpd", func(t *testing.T) { fn(t, startSftpd(t, opts...)) })
-	t.Run("openssh", func(t *testing.T) { fn(t, startOpenSSH(t)) })
+	t.Run("sftpd", func(t *testing.T) { t.Parallel(); fn(t, startSftpd(t, opts...)) })
+	t.Run("openssh", func(t *testing.T) { t.Parallel(); fn(t, startOpenSSH(t)) })
 }
 
 // dial connects or fails the test; the Drop is closed at the end.

@@ -17,6 +17,7 @@ import (
 )
 
 func TestListSkipsHostileAndNonRegular(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "pull", "pull/folder.pgp")
 		files := []string{
@@ -71,6 +72,7 @@ func TestListSkipsHostileAndNonRegular(t *testing.T) {
 }
 
 func TestListTruncatesAtMaxEntries(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	srv.mkdir(t, "pull")
 	const extra = 150
@@ -92,6 +94,7 @@ func TestListTruncatesAtMaxEntries(t *testing.T) {
 }
 
 func TestListMissingFolderIsPermanent(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
 		_, _, err := d.List(context.Background(), srv.remote("no-such-folder"))
@@ -102,6 +105,7 @@ func TestListMissingFolderIsPermanent(t *testing.T) {
 }
 
 func TestListCancelledContext(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	srv.mkdir(t, "pull")
 	d := dial(t, srv.cfg)

@@ -10,12 +10,12 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/sftpd"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // startLiar runs the in-process server with lies and returns it with the
@@ -43,6 +43,7 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); re
 // bytes that the server keeps serving is read to 1,000 bytes and no
 // further, and refused, both as listed and as a plain download.
 func TestDownloadStopsAtTheListedSize(t *testing.T) {
+	t.Parallel()
 	const size = 1000
 	_, srv := startLiar(t, sftpd.WithEndlessFile("endless.pgp", size))
 	d := dial(t, srv.cfg)
@@ -94,7 +95,7 @@ func TestListStopsAtTheCap(t *testing.T) {
 }
 
 // TestListPeakRSS lists a folder without end from a child process and
-// reads the child's peak resident memory from the kernel: it stays under
+// reads the child's peak resident memory (VmHWM) from the kernel: it stays under
 // 64 MiB (the library's ReadDir grew to 1.1 GiB and on); under the race
 // detector, whose shadow memory multiplies it, under 4 × 64 MiB.
 func TestListPeakRSS(t *testing.T) {
@@ -107,6 +108,7 @@ func TestListPeakRSS(t *testing.T) {
 		if _, _, err := d.List(context.Background(), "/pull"); err != nil {
 			t.Fatal(err)
 		}
+		testworld.PrintPeakRSS(t)
 		return
 	}
 	liar, srv := startLiar(t, sftpd.WithLongListing(-1))
@@ -118,10 +120,11 @@ func TestListPeakRSS(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestListPeakRSS$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SEALPOST_LIST_CHILD="+string(env))
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	peak := testworld.ChildPeakRSS(t, out)
 	t.Logf("peak RSS of a process listing a folder without end: %d MiB (the server sent %d entries)", peak>>20, liar.Listed())
 	if limit := int64(64<<20) * rssAllowance; peak > limit {
 		t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, limit>>20)
@@ -133,6 +136,7 @@ func TestListPeakRSS(t *testing.T) {
 // negative size is refused with nothing read, the largest one is read
 // until the download's deadline.
 func TestDownloadOfAnImpossibleSize(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int64{-1, -1 << 62, 1<<63 - 1} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			_, srv := startLiar(t, sftpd.WithEndlessFile("endless.pgp", size))
@@ -167,6 +171,7 @@ func TestDownloadOfAnImpossibleSize(t *testing.T) {
 // entries without end (which List does not report, so they were never
 // counted) stops after MaxScanned entries of any name.
 func TestListStopsAmongEndlessDots(t *testing.T) {
+	t.Parallel()
 	liar, srv := startLiar(t, sftpd.WithEndlessDots())
 	writeLocal(t, srv.local("pull", "real.pgp"), []byte("x"))
 	d := dial(t, srv.cfg)

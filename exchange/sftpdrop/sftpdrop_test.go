@@ -17,6 +17,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push", "done")
 		d := dial(t, srv.cfg)
@@ -84,6 +85,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestEmptyUpload(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)
@@ -98,6 +100,7 @@ func TestEmptyUpload(t *testing.T) {
 // The byte count of a download is checked against the remote size: here
 // the file shrinks on the server while it is being read.
 func TestDownloadChecksSize(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "pull")
 		file := srv.local("pull", "shrinks.pgp")
@@ -131,6 +134,7 @@ func (s *shrinker) Write(p []byte) (int, error) {
 // message, here naming a 4,000-byte file name it finds too long) is shown
 // within a bound, and still matches what it wraps.
 func TestServerTextIsBounded(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "pull")
 		d := dial(t, srv.cfg)

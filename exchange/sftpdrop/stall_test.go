@@ -12,6 +12,7 @@ import (
 
 	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/faultproxy"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // stallTimeout is Config.Timeout in the stall tests.
@@ -83,10 +84,7 @@ func TestStalledServer(t *testing.T) {
 			p := startProxy(t, srv.cfg.Address, false, -1)
 			d := dial(t, viaProxy(t, srv, p))
 			p.SetBudget(0)
-			deadline := time.Now().Add(2 * stallTimeout)
-			for d.failed() == nil && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testworld.WaitFor(t, 2*stallTimeout, "a keepalive failure of the idle stalled connection", func() bool { return d.failed() != nil })
 			if err := d.failed(); !errors.Is(err, ErrTimeout) {
 				t.Fatalf("idle stalled connection: failure = %v, want a keepalive ErrTimeout within %v", err, 2*stallTimeout)
 			}

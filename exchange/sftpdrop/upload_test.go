@@ -15,6 +15,7 @@ import (
 )
 
 func TestCommitRefusesSizeMismatch(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)
@@ -70,6 +71,7 @@ func TestCommitRefusesSizeMismatch(t *testing.T) {
 // bundle is published exactly as written, whatever the first attempt's
 // late writes do.
 func TestCreateNeverReopensALeftoverPart(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		abandoned, retry := dial(t, srv.cfg), dial(t, srv.cfg)
@@ -110,6 +112,7 @@ func TestCreateNeverReopensALeftoverPart(t *testing.T) {
 // starting, nothing is published, and Abort still removes the .part over
 // the connection, which stays usable.
 func TestUploadHonoursItsContext(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
@@ -140,6 +143,7 @@ func TestUploadHonoursItsContext(t *testing.T) {
 }
 
 func TestCreateRefusesUnsafeNames(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t)
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
@@ -151,6 +155,7 @@ func TestCreateRefusesUnsafeNames(t *testing.T) {
 }
 
 func TestCreateInMissingFolder(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		d := dial(t, srv.cfg)
 		if _, err := d.Create(context.Background(), srv.remote("missing"), "a.pgp"); !drop.IsPermanent(err) {
@@ -162,6 +167,7 @@ func TestCreateInMissingFolder(t *testing.T) {
 // Without posix-rename the upload uses a plain rename, which on OpenSSH
 // (and sftpd, which mimics it) fails when the final name exists.
 func TestPlainRenameFallback(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)
@@ -216,6 +222,7 @@ func TestPlainRenameFallback(t *testing.T) {
 }
 
 func TestPosixRenameReplaces(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)
@@ -232,6 +239,7 @@ func TestPosixRenameReplaces(t *testing.T) {
 }
 
 func TestCommitWhenServerRefusesRename(t *testing.T) {
+	t.Parallel()
 	srv := startSftpd(t, sftpd.WithRefuseRename())
 	srv.mkdir(t, "push")
 	d := dial(t, srv.cfg)
@@ -252,6 +260,7 @@ func TestCommitWhenServerRefusesRename(t *testing.T) {
 }
 
 func TestCommitRetriedAfterSuccess(t *testing.T) {
+	t.Parallel()
 	eachServer(t, func(t *testing.T, srv testServer) {
 		srv.mkdir(t, "push")
 		d := dial(t, srv.cfg)

@@ -15,6 +15,7 @@ var layer = map[string]int{
 	"cmd/sealpost": 6,
 
 	"check": 5, "demo": 5, "metrics": 5, "schedule": 5, "bundlefile": 5,
+	"internal/testworld": 5,
 
 	"exchange": 4,
 

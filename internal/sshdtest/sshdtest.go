@@ -138,7 +138,8 @@ LogLevel VERBOSE
 `, port, dir, user)
 }
 
-// run starts sshd with cfg and waits until it answers with an SSH banner.
+// run starts sshd with cfg and waits until it listens and answers with an
+// SSH banner.
 func (s *Sshd) run(t testing.TB, cfg string) error {
 	log, err := os.OpenFile(s.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -159,7 +160,7 @@ func (s *Sshd) run(t testing.TB, cfg string) error {
 			return fmt.Errorf("sshd exited: %v", err)
 		default:
 		}
-		if banner(s.Addr) {
+		if s.listening() && banner(s.Addr) {
 			t.Cleanup(func() {
 				cmd.Process.Kill()
 				<-exited
@@ -171,6 +172,18 @@ func (s *Sshd) run(t testing.TB, cfg string) error {
 	cmd.Process.Kill()
 	<-exited
 	return errors.New("sshd did not answer within 10s")
+}
+
+// listening reports whether this sshd logged that it listens on its port:
+// a banner alone may come from another test's sshd that took the port
+// first (this one then fails to bind and exits).
+func (s *Sshd) listening() bool {
+	_, port, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return false
+	}
+	log, err := os.ReadFile(s.Log)
+	return err == nil && strings.Contains(string(log), "Server listening on 127.0.0.1 port "+port+".")
 }
 
 // banner reports whether addr greets with "SSH-".
