@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sealpost/sealpost/crypto"
+	"github.com/sealpost/sealpost/internal/testworld"
 )
 
 // TestScripts runs the command-line contract in testdata/script/*.txtar:
@@ -79,24 +79,13 @@ func scriptWorld(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	for dir, id := range ids {
 		peer := map[string]string{us: uk, uk: us}[id]
-		yaml := fmt.Sprintf(`identity:
-  id: %[1]s
-  private_key: keys/%[1]s.secret.asc
-state_dir: state
-partners:
-  %[2]s:
-    public_key: ../%[2]s.public.asc
-    fingerprints: ["%[3]s"]
-    sftp:
-      address: 127.0.0.1:9
-      user: %[1]s
-      private_key: %[4]s
-      known_hosts: %[5]s
-      push_dir: /%[1]s-to-%[2]s
-      pull_dir: /%[2]s-to-%[1]s
-`, id, peer, fps[peer], sshKey, knownHosts)
+		conf := testworld.Config{ID: id, PrivateKey: "keys/" + id + ".secret.asc", Partners: []testworld.Partner{{
+			ID: peer, PublicKey: "../" + peer + ".public.asc", Fingerprints: []string{fps[peer]},
+			Server:  testworld.Server{Addr: "127.0.0.1:9", User: id, ClientKey: sshKey, KnownHosts: knownHosts},
+			PushDir: "/" + id + "-to-" + peer, PullDir: "/" + peer + "-to-" + id,
+		}}}
 		path := filepath.Join(work, dir, "sealpost.yaml")
-		ts.Check(os.WriteFile(path, []byte(yaml), 0o600))
+		ts.Check(os.WriteFile(path, []byte(conf.YAML()), 0o600))
 		ts.Setenv(map[string]string{us: "US", uk: "UK"}[id], path)
 	}
 }
