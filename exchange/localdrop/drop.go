@@ -44,7 +44,7 @@ type Drop struct {
 	mode fs.FileMode
 	root *os.Root
 
-	maxEntries, maxScanned int // MaxEntries and MaxScanned; smaller in tests
+	maxEntries, maxScanned int // drop.MaxEntries and drop.MaxScanned; smaller in tests
 }
 
 // Open opens the drop rooted at cfg.Root, which must be an absolute path
@@ -61,7 +61,7 @@ func Open(cfg Config) (*Drop, error) {
 	if mode == 0 {
 		mode = DefaultFileMode
 	}
-	return &Drop{base: cfg.Root, mode: mode.Perm(), root: root, maxEntries: MaxEntries, maxScanned: MaxScanned}, nil
+	return &Drop{base: cfg.Root, mode: mode.Perm(), root: root, maxEntries: drop.MaxEntries, maxScanned: drop.MaxScanned}, nil
 }
 
 // Close releases the drop's root; every later call fails.

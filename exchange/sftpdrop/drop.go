@@ -12,7 +12,6 @@ import (
 	"math"
 	"net"
 	"path"
-	"sort"
 	"sync"
 	"time"
 
@@ -20,21 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sealpost/sealpost/exchange/drop"
-	"github.com/sealpost/sealpost/internal/safetext"
 )
-
-// MaxEntries caps the entries List returns.
-const MaxEntries = 10000
-
-// MaxScanned caps the folder entries of any kind List reads.
-const MaxScanned = 100000
-
-// maxSkipped caps the skipped names List reports one by one.
-const maxSkipped = 100
-
-// maxSkippedName bounds a skipped name as reported: a server may list a
-// name of any length, and a longer one is cut (see safetext.Cut).
-const maxSkippedName = 1024
 
 // Drop is a logged-in SFTP session. Its methods may be called from several
 // goroutines. Once an operation stalls past the timeout or its context is
@@ -152,71 +137,29 @@ func (d *Drop) keepalive() {
 }
 
 // List returns the regular files in dir with final names (not starting with
-// '.', ending in .pgp or .asc), sorted by name: the first MaxEntries the
+// '.', ending in .pgp or .asc), sorted by name: the first drop.MaxEntries the
 // server lists. The folder is read page by page and reading stops after
-// MaxScanned entries of any kind, so a listing without end costs bounded
+// drop.MaxScanned entries of any kind, so a listing without end costs bounded
 // memory and time. Hostile names, symbolic links and other non-regular
 // final names are returned in skipped with a reason, as is the cut when the
 // listing is truncated. Hidden files (uploads in progress) and other names
 // are ignored silently.
-func (d *Drop) List(ctx context.Context, dir string) (entries []drop.Entry, skipped []drop.Skipped, err error) {
-	var scanned, cut int
-	add := func(fi fs.FileInfo) {
-		if scanned++; scanned > MaxScanned {
-			return
-		}
-		entry, reason := classify(fi)
-		switch {
-		case reason != "":
-			if len(skipped) < maxSkipped {
-				skipped = append(skipped, drop.Skipped{Name: safetext.Cut(fi.Name(), maxSkippedName), Reason: reason})
-			} else {
-				cut++
-			}
-		case entry == nil:
-		case len(entries) == MaxEntries:
-			cut++
-		default:
-			entries = append(entries, *entry)
-		}
-	}
+func (d *Drop) List(ctx context.Context, dir string) ([]drop.Entry, []drop.Skipped, error) {
+	l := drop.NewListing(drop.MaxEntries, drop.MaxScanned)
 	complete := false
-	err = d.do(ctx, "list", dir, func(kick func()) error {
+	err := d.do(ctx, "list", dir, func(kick func()) error {
 		var err error
-		complete, err = d.walkDir(ctx, dir, kick, add)
+		complete, err = d.walkDir(ctx, dir, kick, func(fi fs.FileInfo) {
+			ent, reason := drop.Classify(fi)
+			l.Add(fi.Name(), ent, reason)
+		})
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	if cut > 0 {
-		skipped = append(skipped, drop.Skipped{Reason: fmt.Sprintf("%d more entries not listed (at most %d files and %d skipped names are reported)", cut, MaxEntries, maxSkipped)})
-	}
-	if !complete {
-		skipped = append(skipped, drop.Skipped{Reason: fmt.Sprintf("listing truncated: reading stopped after %d entries", MaxScanned)})
-	}
+	entries, skipped := l.Result(complete)
 	return entries, skipped, nil
-}
-
-// classify returns the entry for a wanted file, a reason for a refused one,
-// or neither for a name that is not ours to fetch. fi carries lstat
-// information, as SFTP READDIR does.
-func classify(fi fs.FileInfo) (*drop.Entry, string) {
-	name := fi.Name()
-	if reason := drop.HostileReason(name); reason != "" {
-		return nil, reason
-	}
-	if !drop.IsFinalName(name) {
-		return nil, ""
-	}
-	switch mode := fi.Mode(); {
-	case mode&fs.ModeSymlink != 0:
-		return nil, "symbolic link"
-	case !mode.IsRegular():
-		return nil, "not a regular file"
-	}
-	return &drop.Entry{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}, ""
 }
 
 // Download copies dir/name into w using concurrent reads and returns the

@@ -37,7 +37,7 @@ func FuzzHostileName(f *testing.F) {
 	f.Add("link.pgp", uint32(fs.ModeSymlink))
 	f.Add("dir.pgp", uint32(fs.ModeDir))
 	f.Fuzz(func(t *testing.T, name string, mode uint32) {
-		ent, reason := classify(listed{name, fs.FileMode(mode)})
+		ent, reason := drop.Classify(listed{name, fs.FileMode(mode)})
 		if ent == nil {
 			if reason == "" && drop.HostileReason(name) != "" {
 				t.Fatalf("%q refused without a reason", name)

@@ -76,7 +76,7 @@ func TestListTruncatesAtMaxEntries(t *testing.T) {
 	srv := startSftpd(t)
 	srv.mkdir(t, "pull")
 	const extra = 150
-	for i := range MaxEntries + extra {
+	for i := range drop.MaxEntries + extra {
 		writeLocal(t, srv.local("pull", fmt.Sprintf("f%05d.pgp", i)), nil)
 	}
 	d := dial(t, srv.cfg)
@@ -84,8 +84,8 @@ func TestListTruncatesAtMaxEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != MaxEntries || !sort.SliceIsSorted(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name }) {
-		t.Fatalf("got %d entries, want %d sorted by name", len(entries), MaxEntries)
+	if len(entries) != drop.MaxEntries || !sort.SliceIsSorted(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name }) {
+		t.Fatalf("got %d entries, want %d sorted by name", len(entries), drop.MaxEntries)
 	}
 	// The cut is reported once, with its count.
 	if len(skipped) != 1 || !strings.Contains(skipped[0].Reason, fmt.Sprintf("%d more entries not listed", extra)) {

@@ -64,7 +64,7 @@ func TestDownloadStopsAtTheListedSize(t *testing.T) {
 }
 
 // TestListStopsAtTheCap: a listing without end is read page by page and
-// reading stops after MaxScanned entries; the heap stays small.
+// reading stops after drop.MaxScanned entries; the heap stays small.
 func TestListStopsAtTheCap(t *testing.T) {
 	liar, srv := startLiar(t, sftpd.WithLongListing(-1))
 	writeLocal(t, srv.local("pull", "real.pgp"), []byte("x"))
@@ -84,8 +84,8 @@ func TestListStopsAtTheCap(t *testing.T) {
 		t.Errorf("skipped = %+v, want the cut reported", skipped)
 	}
 	// The server sends pages of up to 100 entries; one page may be in flight.
-	if served := liar.Listed(); served > MaxScanned+200 {
-		t.Errorf("the server sent %d entries, want at most %d", served, MaxScanned+200)
+	if served := liar.Listed(); served > drop.MaxScanned+200 {
+		t.Errorf("the server sent %d entries, want at most %d", served, drop.MaxScanned+200)
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("listing %d entries allocated %d KiB in all; heap in use %d KiB after", liar.Listed(), alloc>>10, after.HeapInuse>>10)
@@ -169,7 +169,7 @@ func TestDownloadOfAnImpossibleSize(t *testing.T) {
 
 // TestListStopsAmongEndlessDots: a listing that goes on with "." and ".."
 // entries without end (which List does not report, so they were never
-// counted) stops after MaxScanned entries of any name.
+// counted) stops after drop.MaxScanned entries of any name.
 func TestListStopsAmongEndlessDots(t *testing.T) {
 	t.Parallel()
 	liar, srv := startLiar(t, sftpd.WithEndlessDots())
@@ -184,7 +184,7 @@ func TestListStopsAmongEndlessDots(t *testing.T) {
 	if len(entries) != 1 || len(skipped) == 0 || !strings.Contains(skipped[len(skipped)-1].Reason, "reading stopped after") {
 		t.Errorf("entries = %+v, skipped = %+v; want real.pgp and the cut reported", entries, skipped)
 	}
-	if served := liar.Listed(); served > MaxScanned+200 {
-		t.Errorf("the server sent %d entries, want at most %d", served, MaxScanned+200)
+	if served := liar.Listed(); served > drop.MaxScanned+200 {
+		t.Errorf("the server sent %d entries, want at most %d", served, drop.MaxScanned+200)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/internal/safetext"
 )
 
@@ -202,7 +203,7 @@ func (p *pager) closeHandle(handle string) {
 }
 
 // walkDir reads dir page by page, calling fn for each entry, until the end
-// of the folder (then it returns true), until MaxScanned entries of any
+// of the folder (then it returns true), until drop.MaxScanned entries of any
 // name were read or until ctx ends; kick is called for each page.
 func (d *Drop) walkDir(ctx context.Context, dir string, kick func(), fn func(fs.FileInfo)) (bool, error) {
 	if err := context.Cause(ctx); err != nil {
@@ -220,7 +221,7 @@ func (d *Drop) walkDir(ctx context.Context, dir string, kick func(), fn func(fs.
 	defer p.closeHandle(handle)
 	// Every entry read counts, whatever its name, and a page at least one:
 	// a server that sends "." or empty pages without end is stopped too.
-	for read := 0; read < MaxScanned; {
+	for read := 0; read < drop.MaxScanned; {
 		if err := context.Cause(ctx); err != nil {
 			return false, err
 		}
