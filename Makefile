@@ -41,10 +41,10 @@ test: test-deps
 	$(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 20m $(PKGS)
 
 # The race detector over the code that runs goroutines side by side: the
-# exchange log, the SFTP layer, the test servers, and the engine's tests of
-# faults, crashes, the daemon and concurrent runs and workers.
-RACE_PKGS := ./exchange/audit ./exchange/sftpdrop ./internal/...
-RACE_RUN  := Fault|Abandoned|Retry|Crash|Daemon|TwoRuns|SeveralPartners|BothWays|ChunkPipe|SelfCheck|Progress|Locked
+# exchange log, the transports, the test servers, and the engine's tests of
+# faults, crashes, cancelling, the daemon and concurrent runs and workers.
+RACE_PKGS := ./exchange/audit ./exchange/sftpdrop ./exchange/localdrop ./internal/...
+RACE_RUN  := Fault|Abandoned|Retry|Crash|Daemon|TwoRuns|SeveralPartners|BothWays|SelfCheck|Progress|Locked|Cancel|Hosting
 test-race: test-deps
 	$(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 20m $(RACE_PKGS)
 	$(GO) test -race -count=1 -parallel $(TEST_PARALLEL) -timeout 20m -run '$(RACE_RUN)' ./exchange
