@@ -12,6 +12,3 @@ func init() {
 
 // EngineKeys returns the keys e runs with.
 func EngineKeys(e *Engine) *Keys { return e.keys }
-
-// SetClock makes e read the time from now (a clock jumping back, say).
-func SetClock(e *Engine, now func() time.Time) { e.now = now }

@@ -295,7 +295,7 @@ func TestClockJumpsBack(t *testing.T) {
 	w.start(w.sides[us])
 	behind := func() time.Time { return time.Now().Add(-48 * time.Hour) }
 	for _, s := range w.sides {
-		exchange.SetClock(s.eng, behind)
+		s.eng.SetClock(behind)
 	}
 	w.send(us, uk, "after", "", map[string]string{"c.txt": "sent after the jump"})
 	w.send(uk, us, "reply", "", map[string]string{"d.txt": "an answer"})
@@ -308,7 +308,7 @@ func TestClockJumpsBack(t *testing.T) {
 		}
 	}
 	for _, s := range w.sides {
-		exchange.SetClock(s.eng, time.Now)
+		s.eng.SetClock(time.Now)
 	}
 	w.run(uk, us)
 	w.run(us, uk)

@@ -1,6 +1,8 @@
 package exchange
 
 import (
+	"time"
+
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/internal/progress"
 )
@@ -23,6 +25,14 @@ func (e *Engine) SetProgress(p Progress) { e.progress = p }
 // from several goroutines at once (the daemon's jobs). Call it before the
 // engine runs.
 func (e *Engine) OnRecord(fn func(audit.Record)) { e.onRecord = fn }
+
+// SetClock makes the engine read the time from now instead of time.Now:
+// the times it writes into records, receipts and checkpoints, and the
+// clock against which receipt_due, response_due and key expiry are
+// measured. It is for tests and simulations (a clock jumping back, a due
+// date passing without waiting for it); now may be called from several
+// goroutines at once. Call it before the engine runs.
+func (e *Engine) SetClock(now func() time.Time) { e.now = now }
 
 // observe passes a record just appended to the OnRecord function.
 func (e *Engine) observe(rec audit.Record) {

@@ -21,6 +21,7 @@ var auditCommand = &command{
 	synopsis: "audit verify|list|show|report|checkpoint [FLAGS] [ARGS]",
 	examples: "  sealpost audit list --partner uk-hmrc --since 7d\n" +
 		"  sealpost audit list --event overdue\n" +
+		"  sealpost audit list --event overdue --as-of 2026-11-30\n" +
 		"  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n" +
 		"  sealpost audit verify --dir /mnt/copy-of-audit --checkpoint cp.asc --key us-cbp.public.asc\n" +
 		"  sealpost audit report -o report.html --since 2026-11-01 --until 2026-11-30",
@@ -90,6 +91,35 @@ func (f *flags) when() whenFlags {
 		since: f.String("since", "", "records at or after: RFC 3339, a date (2026-11-01) or an age (36h, 7d)"),
 		until: f.String("until", "", "records before: RFC 3339, a date (that whole day included) or an age"),
 	}
+}
+
+// asOfFlag is --as-of: the moment at which what was awaited or overdue is
+// judged.
+type asOfFlag struct{ s *string }
+
+func (f *flags) asOf() asOfFlag {
+	return asOfFlag{f.String("as-of", "", "judge what was awaited or overdue as of this time: only records before it count,\n"+
+		"dues are measured at it (RFC 3339, a date (that whole day included) or an age; default: now)")}
+}
+
+// parse returns the --as-of time, or the zero time when it was not given.
+func (a asOfFlag) parse() (time.Time, error) {
+	if *a.s == "" {
+		return time.Time{}, nil
+	}
+	t, err := audit.ParseWhen(*a.s, time.Now(), true)
+	if err != nil {
+		return t, usagef("--as-of: %v", err)
+	}
+	return t, nil
+}
+
+// nowOr is t, or the current time when t is zero.
+func nowOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
 }
 
 var auditVerifyCommand = &command{

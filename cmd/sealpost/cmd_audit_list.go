@@ -19,13 +19,14 @@ var awaitedEvents = []string{"overdue", "awaited"}
 
 var auditListCommand = &command{
 	name:     "audit list",
-	summary:  "records; filters: --partner --bundle --since --until --event",
-	synopsis: "audit list [--partner P] [--bundle ID] [--since T] [--until T] [--event E] [--format table|json|csv] [--dir FOLDER]",
+	summary:  "records; filters: --partner --bundle --since --until --event (--as-of with overdue)",
+	synopsis: "audit list [--partner P] [--bundle ID] [--since T] [--until T] [--event E [--as-of T]] [--format table|json|csv] [--dir FOLDER]",
 	examples: "  sealpost audit list --partner uk-hmrc --since 2026-11-01 --until 2026-11-30\n" +
 		"  sealpost audit list --bundle 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60 --format json | jq .\n" +
 		"  sealpost audit list --event bundle.rejected,receipt.received --format csv > refused.csv\n" +
 		"  sealpost audit list --event bundle.       # every bundle.* event\n" +
-		"  sealpost audit list --event overdue       # bundles past their receipt_due or response_due",
+		"  sealpost audit list --event overdue       # bundles past their receipt_due or response_due\n" +
+		"  sealpost audit list --event awaited --as-of 2026-11-30T17:00:00Z   # what was open at that time",
 	run: cmdAuditList,
 }
 
@@ -37,10 +38,15 @@ func cmdAuditList(_ context.Context, e *env, args []string) error {
 	format := fs.String("format", audit.FormatTable, "table, json (one object a line) or csv")
 	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
 	when := fs.when()
+	asOfFlag := fs.asOf()
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	since, until, err := when.parse()
+	if err != nil {
+		return err
+	}
+	asOf, err := asOfFlag.parse()
 	if err != nil {
 		return err
 	}
@@ -57,7 +63,10 @@ func cmdAuditList(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if slices.ContainsFunc(f.Events, func(ev string) bool { return slices.Contains(awaitedEvents, ev) }) {
-		return listAwaited(e.stdout, src, f, *format)
+		return listAwaited(e.stdout, src, f, asOf, *format)
+	}
+	if !asOf.IsZero() {
+		return usagef("--as-of goes with --event overdue or awaited (--until limits the records listed)")
 	}
 	err = audit.List(src.dir, f, w.Write)
 	if ferr := w.Flush(); err == nil {
@@ -76,17 +85,25 @@ func logError(src auditSource, err error) error {
 }
 
 // listAwaited prints the bundles still waiting for a receipt or response
-// (only the overdue ones for --event overdue), as of now.
-func listAwaited(w io.Writer, src auditSource, f audit.Filter, format string) error {
+// (only the overdue ones for --event overdue), as of asOf: only the
+// records before it count (all of them, as of now, when it is zero).
+func listAwaited(w io.Writer, src auditSource, f audit.Filter, asOf time.Time, format string) error {
 	if len(f.Events) != 1 {
 		return usagef("--event overdue or awaited cannot be mixed with other events")
 	}
 	tr := audit.NewTracker()
-	if err := audit.Scan(src.dir, func(r audit.Record) error { tr.Add(r); return nil }); err != nil {
+	before := audit.Filter{Until: asOf}
+	err := audit.Scan(src.dir, func(r audit.Record) error {
+		if before.Match(r) {
+			tr.Add(r)
+		}
+		return nil
+	})
+	if err != nil {
 		return logError(src, err)
 	}
 	var out []audit.Awaited
-	for _, a := range tr.Awaited(src.dues, time.Now()) {
+	for _, a := range tr.Awaited(src.dues, nowOr(asOf)) {
 		if awaitedMatch(f, a) {
 			out = append(out, a)
 		}
@@ -154,9 +171,10 @@ func csvText(s string) string {
 var auditShowCommand = &command{
 	name:     "audit show",
 	summary:  "the whole story of one bundle",
-	synopsis: "audit show [--format text|json] [--dir FOLDER] ID",
+	synopsis: "audit show [--format text|json] [--as-of T] [--dir FOLDER] ID",
 	examples: "  sealpost audit show 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n" +
-		"  sealpost audit show --format json 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60",
+		"  sealpost audit show --format json 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60\n" +
+		"  sealpost audit show --as-of 2026-11-30 0193b2c4-6d2e-7c1a-9f00-3b1c2d4e5f60   # the story as it stood then",
 	run: cmdAuditShow,
 }
 
@@ -164,7 +182,12 @@ func cmdAuditShow(_ context.Context, e *env, args []string) error {
 	fs := e.newFlags()
 	format := fs.String("format", "text", "text, or json (the records, one object a line)")
 	dir := fs.String("dir", "", "the audit folder to read (default: state_dir/audit of the configuration)")
+	asOfFlag := fs.asOf()
 	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	asOf, err := asOfFlag.parse()
 	if err != nil {
 		return err
 	}
@@ -182,8 +205,9 @@ func cmdAuditShow(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return logError(src, err)
 	}
+	s.Records = slices.DeleteFunc(s.Records, func(r audit.Record) bool { return !audit.Filter{Until: asOf}.Match(r) })
 	if len(s.Records) == 0 {
-		return &failedError{fmt.Sprintf("the exchange log in %s has no record of bundle %s", src.dir, audit.Escape(rest[0]))}
+		return &failedError{fmt.Sprintf("the exchange log in %s has no record of bundle %s%s", src.dir, audit.Escape(rest[0]), beforeText(asOf))}
 	}
 	if *format == audit.FormatJSON {
 		w, _ := audit.NewRecordWriter(e.stdout, audit.FormatJSON)
@@ -192,6 +216,14 @@ func cmdAuditShow(_ context.Context, e *env, args []string) error {
 		}
 		return w.Flush()
 	}
-	printStory(e.stdout, s, src)
+	printStory(e.stdout, s, src, nowOr(asOf))
 	return nil
+}
+
+// beforeText is " before T" for an --as-of time T, "" for none.
+func beforeText(asOf time.Time) string {
+	if asOf.IsZero() {
+		return ""
+	}
+	return " before " + asOf.UTC().Format(time.RFC3339)
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // printStory writes the story of one bundle for people: what it is, what
-// became of it, then every record with all it says.
-func printStory(w io.Writer, s audit.Story, src auditSource) {
+// became of it (as of now), then every record with all it says.
+func printStory(w io.Writer, s audit.Story, src auditSource, now time.Time) {
 	esc := audit.Escape
 	head := storyHead(s)
 	fmt.Fprintf(w, "bundle %s\n", esc(s.Bundle))
@@ -22,7 +22,7 @@ func printStory(w io.Writer, s audit.Story, src auditSource) {
 		fmt.Fprintf(w, ", answering %s", esc(head.InReplyTo))
 	}
 	fmt.Fprintln(w)
-	for _, line := range outcomes(s, src) {
+	for _, line := range outcomes(s, src, now) {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
 	fmt.Fprintln(w)
@@ -52,8 +52,8 @@ func storyDirection(r audit.Record) string {
 
 // outcomes sums up what became of the bundle: receipts, responses,
 // refusals, and what is still awaited (with due times from the
-// configuration, or the defaults).
-func outcomes(s audit.Story, src auditSource) []string {
+// configuration, or the defaults) and overdue as of now.
+func outcomes(s audit.Story, src auditSource, now time.Time) []string {
 	var out []string
 	tr := audit.NewTracker()
 	for _, r := range s.Records {
@@ -62,7 +62,7 @@ func outcomes(s audit.Story, src auditSource) []string {
 			out = append(out, line)
 		}
 	}
-	for _, a := range tr.Awaited(src.dues, time.Now()) {
+	for _, a := range tr.Awaited(src.dues, now) {
 		if a.Bundle != s.Bundle {
 			continue
 		}

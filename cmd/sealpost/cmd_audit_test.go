@@ -172,28 +172,45 @@ func TestAuditListBrokenChain(t *testing.T) {
 func TestAuditListOverdue(t *testing.T) {
 	w := newCLIWorld(t, "    receipt_due: 1s\n")
 	p := w.parties[us]
+	beforeSend := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
 	p.cli(t, "send", "--to", uk, "--ref", "CASE-9", writeFile(t, t.TempDir(), "a.txt", "a")).want(t, 0)
 	p.cli(t, "run").want(t, 0)
 	r := p.cli(t, "audit", "list", "--event", "awaited").want(t, 0)
 	if strings.Count(r.stdout, "\n") != 3 || !strings.Contains(r.stdout, "receipt") || !strings.Contains(r.stdout, "response") {
 		t.Errorf("awaited:\n%s", r.stdout)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	r = p.cli(t, "audit", "list", "--event", "overdue", "--format", "json").want(t, 0)
+	// As of 2s from now, past our receipt_due of 1s.
+	later := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	r = p.cli(t, "audit", "list", "--event", "overdue", "--as-of", later, "--format", "json").want(t, 0)
 	var a audit.Awaited
 	if err := json.Unmarshal([]byte(r.stdout), &a); err != nil || !a.Overdue || a.Awaiting != "receipt" || a.Reference != "CASE-9" {
 		t.Errorf("overdue: %v\n%s", err, r.stdout)
 	}
-	r = p.cli(t, "audit", "list", "--event", "overdue", "--format", "csv").want(t, 0)
+	r = p.cli(t, "audit", "list", "--event", "overdue", "--as-of", later, "--format", "csv").want(t, 0)
 	if !strings.Contains(r.stdout, ",receipt,") || strings.Count(r.stdout, "\n") != 2 {
 		t.Errorf("overdue csv:\n%s", r.stdout)
 	}
+	r = p.cli(t, "audit", "show", "--as-of", later, a.Bundle).want(t, 0)
+	if !strings.Contains(r.stdout, "awaiting a receipt: OVERDUE since") {
+		t.Errorf("story as of %s:\n%s", later, r.stdout)
+	}
 	// Without the configuration the default receipt_due (24h) applies.
-	r = sealpost(t, "audit", "list", "--dir", p.state("audit"), "--event", "overdue").want(t, 0)
+	r = sealpost(t, "audit", "list", "--dir", p.state("audit"), "--event", "overdue", "--as-of", later).want(t, 0)
 	if strings.Count(r.stdout, "\n") != 1 {
 		t.Errorf("overdue with default dues:\n%s", r.stdout)
 	}
+	// As of a time before the send, nothing was awaited and the log had
+	// no record of the bundle.
+	for _, ev := range awaitedEvents {
+		r = p.cli(t, "audit", "list", "--event", ev, "--as-of", beforeSend).want(t, 0)
+		if strings.Count(r.stdout, "\n") != 1 {
+			t.Errorf("%s as of %s, before the send:\n%s", ev, beforeSend, r.stdout)
+		}
+	}
+	p.cli(t, "audit", "show", "--as-of", beforeSend, a.Bundle).wantError(t, 1, "has no record of bundle "+a.Bundle+" before ")
 	p.cli(t, "audit", "list", "--event", "overdue,bundle.").wantError(t, 2, "cannot be mixed")
+	p.cli(t, "audit", "list", "--as-of", later).wantError(t, 2, "--as-of goes with --event overdue or awaited")
+	p.cli(t, "audit", "list", "--event", "overdue", "--as-of", "tomorrow").wantError(t, 2, "--as-of", "is not a time")
 }
 
 func TestAuditShow(t *testing.T) {
