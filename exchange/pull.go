@@ -385,10 +385,14 @@ func (r *partnerRun) download(ctx context.Context, d Transport, ent drop.Entry, 
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// downloadDeadline bounds one download of ent by sftp.download_deadline.
+// downloadDeadline bounds one download of ent by sftp.download_deadline
+// (a drop we host keeps that setting's default).
 func (r *partnerRun) downloadDeadline(ctx context.Context, ent drop.Entry) (context.Context, context.CancelFunc) {
-	dl := r.p.SFTP.DownloadDeadline
-	return context.WithTimeoutCause(ctx, dl, fmt.Errorf("download of %s took longer than sftp.download_deadline (%s): %w", ent.Name, dl, drop.ErrDeadline))
+	dl, what := r.p.SFTP.DownloadDeadline, "sftp.download_deadline"
+	if r.p.Local != nil {
+		what = "the download deadline"
+	}
+	return context.WithTimeoutCause(ctx, dl, fmt.Errorf("download of %s took longer than %s (%s): %w", ent.Name, what, dl, drop.ErrDeadline))
 }
 
 // afterPull removes the remote file, or moves it to the configured folder,

@@ -18,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/sealpost/sealpost/exchange/drop"
 )
@@ -121,6 +122,16 @@ func (d *Drop) checkDir(dir string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// folderFlags open a folder for reading and nothing else: a FIFO or device
+// swapped in for the folder after it was looked at fails at once
+// (O_DIRECTORY) instead of blocking the open (O_NONBLOCK).
+const folderFlags = os.O_RDONLY | syscall.O_DIRECTORY | syscall.O_NONBLOCK
+
+// openFolder opens the folder dir below the root with folderFlags.
+func (d *Drop) openFolder(dir string) (*os.File, error) {
+	return d.root.OpenFile(rel(dir), folderFlags, 0)
+}
+
 // notFolder explains why an entry met as a folder is refused.
 func notFolder(name string, fi fs.FileInfo) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
@@ -198,7 +209,7 @@ func (d *Drop) Rename(ctx context.Context, oldpath, newpath string) error {
 // syncDir fsyncs the folder dir so that a name created, renamed or removed
 // in it survives a crash.
 func (d *Drop) syncDir(dir string) error {
-	f, err := d.root.Open(rel(dir))
+	f, err := d.openFolder(dir)
 	if err != nil {
 		return d.errorf("sync folder", dir, err)
 	}

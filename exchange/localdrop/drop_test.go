@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/exchange/drop"
 )
@@ -179,3 +180,60 @@ func second[V any](_ V, err error) error { return err }
 
 // third returns the error of a three-value call.
 func third[A, B any](_ A, _ B, err error) error { return err }
+
+// TestFolderSwappedForAFIFO: a folder the partner swaps for a FIFO between
+// our look and our open must fail the open, not block it for ever (an open
+// of a FIFO for reading waits for a writer that never comes). openFolder is
+// what List and the folder syncs of Commit, Remove and Rename open with.
+func TestFolderSwappedForAFIFO(t *testing.T) {
+	d, root := open(t, "pull")
+	if err := syscall.Mkfifo(filepath.Join(root, "pull", "done"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		f, err := d.openFolder("pull/done")
+		if err == nil {
+			f.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.ENOTDIR) {
+			t.Fatalf("opening a FIFO as a folder: %v, want ENOTDIR", err)
+		}
+	case <-time.After(30 * time.Second):
+		// Unblock the open so the test process can end.
+		if w, err := os.OpenFile(filepath.Join(root, "pull", "done"), os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("opening a FIFO as a folder blocked")
+	}
+}
+
+// TestAnotherFileUnderTheFinalNameIsPermanent: when a file of another size
+// holds the final name, publishing fails for good (the retry wrapper must
+// not upload the whole bundle again and again), and the file is kept.
+func TestAnotherFileUnderTheFinalNameIsPermanent(t *testing.T) {
+	d, root := open(t, "push")
+	final := filepath.Join(root, "push", "us_uk_request_1.pgp")
+	if err := os.WriteFile(final, []byte("theirs"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up, err := d.Create(t.Context(), "push", "us_uk_request_1.pgp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write([]byte("ours, longer")); err != nil {
+		t.Fatal(err)
+	}
+	err = up.Commit(t.Context(), int64(len("ours, longer")))
+	if err == nil || !drop.IsPermanent(err) || !strings.Contains(err.Error(), "not replaced") {
+		t.Fatalf("Commit over another file: %v (permanent %v), want a permanent refusal", err, drop.IsPermanent(err))
+	}
+	up.Abort(t.Context())
+	if got, _ := os.ReadFile(final); string(got) != "theirs" {
+		t.Fatalf("the final name now holds %q, want the other file kept", got)
+	}
+}

@@ -47,7 +47,7 @@ func (d *Drop) openDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := d.root.Open(rel(dir))
+	f, err := d.openFolder(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,9 @@ func (u *Upload) alreadyDone(size int64, linkErr error) error {
 	fi, err := u.d.root.Lstat(rel(u.final))
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
 		if errors.Is(linkErr, fs.ErrExist) {
-			linkErr = fmt.Errorf("another file already has the final name and is not replaced: %w", linkErr)
+			// Another file holds the name: trying again cannot help.
+			return drop.Permanent(u.d.errorf("publish", u.final,
+				fmt.Errorf("another file already has the final name and is not replaced: %w", linkErr)))
 		}
 		return u.d.errorf("publish", u.final, linkErr)
 	}
