@@ -1,8 +1,11 @@
 package exchange_test
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,19 +15,7 @@ import (
 // filed and receipted, and the receipt comes back, with nothing left on
 // the drop.
 func TestHostingTheDrop(t *testing.T) {
-	w := newWorld(t, loopbackServer(t), "", us, uk)
-	s := w.sides[us]
-	yaml, err := os.ReadFile(s.cfgPath)
-	must(t, err)
-	start := strings.Index(string(yaml), "    sftp:\n")
-	end := strings.Index(string(yaml), "      timeout: 10s\n") + len("      timeout: 10s\n")
-	local := fmt.Sprintf("    local:\n      root: %s\n      push_dir: %s-to-%s\n      pull_dir: %s-to-%s\n", w.srv.root, us, uk, uk, us)
-	must(t, os.WriteFile(s.cfgPath, []byte(string(yaml[:start])+local+string(yaml[end:])), 0o600))
-	w.start(s)
-	if s.cfg.Partners[uk].Local == nil {
-		t.Fatal("the configuration did not load a local drop")
-	}
-
+	w := hostingWorld(t)
 	w.send(us, uk, "CASE-1", "", map[string]string{"request.txt": "please"})
 	if res := w.run(us, uk); res.Pushed != 1 {
 		t.Fatalf("pushed %d through the local drop, want 1", res.Pushed)
@@ -39,5 +30,53 @@ func TestHostingTheDrop(t *testing.T) {
 		if left := w.drop(pair[0], pair[1]); len(left) != 0 {
 			t.Fatalf("drop %s-to-%s still holds %v", pair[0], pair[1], left)
 		}
+	}
+}
+
+// hostingWorld is a world where us hosts the drop (a local: section over
+// the server's folders) and uk reaches it over SFTP.
+func hostingWorld(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(t, loopbackServer(t), "", us, uk)
+	s := w.sides[us]
+	yaml, err := os.ReadFile(s.cfgPath)
+	must(t, err)
+	start := strings.Index(string(yaml), "    sftp:\n")
+	end := strings.Index(string(yaml), "      timeout: 10s\n") + len("      timeout: 10s\n")
+	local := fmt.Sprintf("    local:\n      root: %s\n      push_dir: %s-to-%s\n      pull_dir: %s-to-%s\n", w.srv.root, us, uk, uk, us)
+	must(t, os.WriteFile(s.cfgPath, []byte(string(yaml[:start])+local+string(yaml[end:])), 0o600))
+	w.start(s)
+	if s.cfg.Partners[uk].Local == nil {
+		t.Fatal("the configuration did not load a local drop")
+	}
+	return w
+}
+
+// TestLocalPartLeftByACrashIsRemoved: the local transport publishes by
+// linking the hidden .part under the final name and then unlinking it. A
+// crash between the two leaves the .part as a second link to the published
+// bundle; the next run finds the bundle published and must remove the
+// .part, or it would keep the bundle in the partner's folder for ever.
+func TestLocalPartLeftByACrashIsRemoved(t *testing.T) {
+	t.Parallel()
+	w := hostingWorld(t)
+	s := w.sides[us]
+	w.send(us, uk, "CASE-1", "", map[string]string{"request.txt": "please"})
+	if !runBinary(t, s, uk, "push.published") {
+		t.Fatal("the run was not killed at push.published")
+	}
+	dir := filepath.Join(w.srv.root, us+"-to-"+uk)
+	published := w.drop(us, uk)
+	if len(published) != 1 {
+		t.Fatalf("drop holds %v after the crash, want the one bundle", published)
+	}
+	part := filepath.Join(dir, "."+published[0]+".part")
+	must(t, os.Link(filepath.Join(dir, published[0]), part))
+	runBinary(t, s, uk, "")
+	if _, err := os.Lstat(part); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the .part left by the crash is still there (%v)", err)
+	}
+	if got := w.drop(us, uk); len(got) != 1 || got[0] != published[0] {
+		t.Fatalf("drop holds %v, want %s once", got, published[0])
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sealpost/sealpost/crypto"
 	"github.com/sealpost/sealpost/exchange/audit"
 	"github.com/sealpost/sealpost/exchange/bundle"
+	"github.com/sealpost/sealpost/exchange/drop"
 	"github.com/sealpost/sealpost/exchange/sealed"
 	"github.com/sealpost/sealpost/internal/chunkpipe"
 	"github.com/sealpost/sealpost/internal/fsx"
@@ -348,12 +349,25 @@ func sealBundle(w io.Writer, self *crypto.Self, peer *crypto.Peer, p *config.Par
 	return err
 }
 
+// removeLeftoverPart removes the hidden upload of a bundle found already
+// published: a transport that publishes by link and unlink (localdrop) may
+// have been cut between the two, leaving it as a second link to the
+// bundle, which would keep it in the partner's folder after they take it.
+// Failing to remove it is only logged: the bundle is published.
+func (r *partnerRun) removeLeftoverPart(ctx context.Context, d Transport, name string) {
+	part := pathJoin(r.p.Folders().PushDir, drop.PartName(name))
+	if err := d.Remove(ctx, part); err != nil {
+		r.e.logger.Warn("cannot remove a leftover upload on the drop", "partner", r.id, "file", part, "error", err)
+	}
+}
+
 // resume publishes a bundle already durable in sent/ whose upload an
 // earlier run did not finish: done if the drop has it under its final name
 // with the right size, otherwise uploaded again from sent/.
 func (r *partnerRun) resume(ctx context.Context, d Transport, sent, name string, size int64) error {
 	final := pathJoin(r.p.Folders().PushDir, name)
 	if fi, err := d.Stat(ctx, final); err == nil && fi.Size() == size {
+		r.removeLeftoverPart(ctx, d, name)
 		return nil
 	}
 	f, err := os.Open(sent)

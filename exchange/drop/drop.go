@@ -35,3 +35,7 @@ type Upload interface {
 	// Name returns the final path (dir/name).
 	Name() string
 }
+
+// PartName is the hidden name a file is uploaded under before it is
+// published as name (docs/format.md: ".<name>.part").
+func PartName(name string) string { return "." + name + ".part" }

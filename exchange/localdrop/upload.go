@@ -44,7 +44,7 @@ func (d *Drop) Create(ctx context.Context, dir, name string) (drop.Upload, error
 		}
 		return nil, d.errorf("create", final, fmt.Errorf("upload name %q: %s: %w", name, reason, drop.ErrName))
 	}
-	u := &Upload{d: d, ctx: ctx, dir: dir, part: path.Join(dir, "."+name+".part"), final: final}
+	u := &Upload{d: d, ctx: ctx, dir: dir, part: path.Join(dir, drop.PartName(name)), final: final}
 	if _, err := d.checkDir(dir); err != nil {
 		return nil, d.errorf("create", u.part, err)
 	}

@@ -48,7 +48,7 @@ func (d *Drop) Create(ctx context.Context, dir, name string) (drop.Upload, error
 		}
 		return nil, fmt.Errorf("upload name %q: %s: %w", name, reason, drop.ErrName)
 	}
-	u := &Upload{d: d, ctx: ctx, part: path.Join(dir, "."+name+".part"), final: path.Join(dir, name)}
+	u := &Upload{d: d, ctx: ctx, part: path.Join(dir, drop.PartName(name)), final: path.Join(dir, name)}
 	if err := u.live(); err != nil {
 		return nil, err
 	}
