@@ -186,6 +186,17 @@ func uuid7(t *testing.T) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// uuid4 is a random (version 4) UUID, as uuidgen makes.
+func uuid4(t *testing.T) string {
+	var b [16]byte
+	_, err := rand.Read(b[:])
+	must(t, err)
+	b[6] = 0x40 | b[6]&0x0f
+	b[8] = 0x80 | b[8]&0x3f
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 func sha256Hex(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
@@ -203,13 +214,19 @@ func TestGnuPGPartner(t *testing.T) {
 		gpgArgs []string // how the partner seals its response
 		tarArgs []string // how the partner makes its tar
 		table   string   // path of its second payload file, under payload/
+		members []string // the tar's members in order; nil: payload, then manifest.json
+		uuid4   bool     // the response's id is a random (version 4) UUID
 	}{
-		{"binary", "", []string{"--compress-algo", "none"}, nil, "tables/t1.csv"},
-		{"armor-compressed", "pgp:\n  armor: true\n", []string{"--armor"}, nil, "tables/t1.csv"},
-		{"binary-compressed", "", nil, nil, "tables/t1.csv"},
-		{"zlib-rfc4880", "pgp:\n  compression: zlib\n  profile: rfc4880\n", []string{"--compress-algo", "zlib"}, nil, "tables/t1.csv"},
+		{"binary", "", []string{"--compress-algo", "none"}, nil, "tables/t1.csv", nil, false},
+		{"armor-compressed", "pgp:\n  armor: true\n", []string{"--armor"}, nil, "tables/t1.csv", nil, false},
+		{"binary-compressed", "", nil, nil, "tables/t1.csv", nil, false},
+		{"zlib-rfc4880", "pgp:\n  compression: zlib\n  profile: rfc4880\n", []string{"--compress-algo", "zlib"}, nil, "tables/t1.csv", nil, false},
 		// pax headers: a path over 100 bytes and a non-ASCII name.
-		{"pax", "", []string{"-z", "0"}, []string{"--format=pax"}, "tables/" + strings.Repeat("long-folder-name/", 8) + "tableau-récapitulatif.csv"},
+		{"pax", "", []string{"-z", "0"}, []string{"--format=pax"}, "tables/" + strings.Repeat("long-folder-name/", 8) + "tableau-récapitulatif.csv", nil, false},
+		// What a careful partner's shell does: manifest.json first
+		// (tar -cf - manifest.json payload), gpg's default compression and a
+		// random UUID from uuidgen.
+		{"manifest-first-uuid4", "", nil, nil, "tables/t1.csv", []string{"manifest.json", "payload"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -269,7 +286,11 @@ func TestGnuPGPartner(t *testing.T) {
 			must(t, os.MkdirAll(filepath.Dir(filepath.Join(work, "payload", tc.table)), 0o755))
 			must(t, os.WriteFile(filepath.Join(work, "payload", "answer.txt"), answer, 0o644))
 			must(t, os.WriteFile(filepath.Join(work, "payload", tc.table), table, 0o644))
-			resp := gpgManifest{Format: "sealpost-bundle/1", ID: uuid7(t), Kind: "response", Sender: uk, Recipient: us,
+			id := uuid7(t)
+			if tc.uuid4 {
+				id = uuid4(t)
+			}
+			resp := gpgManifest{Format: "sealpost-bundle/1", ID: id, Kind: "response", Sender: uk, Recipient: us,
 				Created: time.Now().UTC().Format(time.RFC3339), Reference: "CASE-2026-0042", InReplyTo: req.ID,
 				Files: []gpgFile{
 					{Path: "payload/answer.txt", Size: int64(len(answer)), SHA256: sha256Hex(answer)},
@@ -278,7 +299,11 @@ func TestGnuPGPartner(t *testing.T) {
 			mj, err := json.MarshalIndent(resp, "", "  ")
 			must(t, err)
 			must(t, os.WriteFile(filepath.Join(work, "manifest.json"), mj, 0o644))
-			tarCmd := exec.Command("tar", append(tc.tarArgs, "-cf", "bundle.tar", "payload", "manifest.json")...)
+			members := tc.members
+			if members == nil {
+				members = []string{"payload", "manifest.json"}
+			}
+			tarCmd := exec.Command("tar", append(append(tc.tarArgs, "-cf", "bundle.tar"), members...)...)
 			tarCmd.Dir = work
 			if out, err := tarCmd.CombinedOutput(); err != nil {
 				t.Fatalf("tar: %v\n%s", err, out)

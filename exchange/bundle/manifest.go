@@ -2,8 +2,9 @@
 // one-pass tar writer and a tar reader that extracts into a staging folder.
 //
 // A bundle is an uncompressed POSIX tar stream: every payload file under
-// payload/, then manifest.json as the last entry. A request or response
-// carries at least one file; a receipt carries none.
+// payload/, and manifest.json, which Write puts last and Read accepts
+// anywhere. A request or response carries at least one file; a receipt
+// carries none.
 package bundle
 
 import (

@@ -43,7 +43,10 @@ type Expect struct {
 //     reopens at most 8 folders per entry (see folders): the work stays
 //     linear in the number of entries;
 //   - no name repeats, also after Unicode case folding and NFC normalisation;
-//   - manifest.json appears exactly once, as the last entry;
+//   - manifest.json appears exactly once, anywhere in the archive: our
+//     writer puts it last, and a partner's tar may put it first; nothing
+//     in it is trusted before every file was checked against it at the end
+//     (and the caller verifies the signature over the whole stream);
 //   - the manifest is valid (ParseManifest), its sender and recipient are
 //     those expected, and every payload file matches its size and sha256,
 //     none missing or extra;
@@ -238,11 +241,8 @@ func (x *extractor) settle(err error) error {
 
 // entry checks and extracts one tar entry.
 func (x *extractor) entry(hdr *tar.Header) error {
-	if x.manifest != nil {
-		if hdr.Name == manifestName {
-			return fmt.Errorf("manifest.json appears twice: %w", ErrArchive)
-		}
-		return fmt.Errorf("tar entry %s comes after manifest.json: %w", safetext.Quote(hdr.Name), ErrArchive)
+	if x.manifest != nil && hdr.Name == manifestName {
+		return fmt.Errorf("manifest.json appears twice: %w", ErrArchive)
 	}
 	name, err := entryName(hdr)
 	if err != nil {

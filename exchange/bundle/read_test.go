@@ -165,7 +165,7 @@ func TestReadRefuses(t *testing.T) {
 		{"duplicate folder entry", good(dirEnt("payload/d/"), dirEnt("payload/d/")), okLimits, Expect{}, ErrArchive, "appears twice"},
 		{"manifest missing", craft(t, a), okLimits, Expect{}, ErrArchive, "no manifest.json"},
 		{"manifest twice", craft(t, append(bundleOf(t, a), manifestOf(t, listing(a)))...), okLimits, Expect{}, ErrArchive, "twice"},
-		{"manifest not last", craft(t, append(bundleOf(t, a), reg("payload/late", "x"))...), okLimits, Expect{}, ErrArchive, "after manifest.json"},
+		{"file after the manifest not listed", craft(t, append(bundleOf(t, a), reg("payload/late", "x"))...), okLimits, Expect{}, ErrManifest, `"payload/late" is in the archive`},
 		{"size mismatch", craft(t, a, manifestOf(t, wrongSize)), okLimits, Expect{}, ErrManifest, "5 bytes"},
 		{"sha256 mismatch", craft(t, a, manifestOf(t, wrongHash)), okLimits, Expect{}, ErrManifest, "sha256"},
 		{"missing file", craft(t, a, manifestOf(t, missing)), okLimits, Expect{}, ErrManifest, `"payload/b" is in manifest.json but not in the archive`},
@@ -257,5 +257,36 @@ func TestReadPassesSourceErrors(t *testing.T) {
 				t.Errorf("a source error is classified as %q", Code(err))
 			}
 		})
+	}
+}
+
+// TestReadAcceptsManifestAnywhere: a partner's `tar -cf - manifest.json
+// payload` puts the manifest first; anywhere in the archive is accepted,
+// and every file is still checked against it.
+func TestReadAcceptsManifestAnywhere(t *testing.T) {
+	a, b := reg("payload/a", "alpha"), reg("payload/sub/b", "beta")
+	m := manifestOf(t, listing(a, b))
+	for name, entries := range map[string][]entry{
+		"first":  {m, dirEnt("payload/"), a, dirEnt("payload/sub/"), b},
+		"middle": {a, m, b},
+		"last":   {a, b, m},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, dir, err := readInSandbox(t, bytes.NewReader(craft(t, entries...)), okLimits, Expect{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Files) != 2 {
+				t.Fatalf("manifest lists %d files, want 2", len(got.Files))
+			}
+			if data, err := os.ReadFile(filepath.Join(dir, "payload", "sub", "b")); err != nil || string(data) != "beta" {
+				t.Fatalf("payload/sub/b = %q, %v", data, err)
+			}
+		})
+	}
+	// First, and a file it does not list: still refused.
+	_, _, err := readInSandbox(t, bytes.NewReader(craft(t, manifestOf(t, listing(a)), a, b)), okLimits, Expect{})
+	if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), `"payload/sub/b" is in the archive`) {
+		t.Fatalf("a file the manifest first in the archive does not list: %v", err)
 	}
 }
