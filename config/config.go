@@ -98,7 +98,12 @@ type Partner struct {
 	PullSettle   time.Duration // a drop file unchanged this long is taken; default 10s, 0 = at once
 	RunDeadline  time.Duration // longest one run for the partner may take; default 6h
 	ReceiptDue   time.Duration // default 24h
-	ResponseDue  time.Duration // default 720h
+	// NoReceipts is `receipts: none`: the partner sends no receipts (a
+	// partner without sealpost, say), so nothing sent to it awaits one and
+	// receipt_due is not used; a receipt that does arrive is still recorded.
+	// The default, `receipts: expected`, leaves it false.
+	NoReceipts  bool
+	ResponseDue time.Duration // default 720h
 }
 
 // SFTP is where a partner's drop is and how to reach it.

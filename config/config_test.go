@@ -55,6 +55,7 @@ partners:
     pull_settle: 5s
     run_deadline: 2h
     receipt_due: 12h
+    receipts: none
     response_due: 240h
   de-zoll:
     public_key: {{dir}}/keys/de-zoll.public.asc
@@ -159,6 +160,7 @@ func TestLoadFull(t *testing.T) {
 				PullSettle:  5 * time.Second,
 				RunDeadline: 2 * time.Hour,
 				ReceiptDue:  12 * time.Hour,
+				NoReceipts:  true,
 				ResponseDue: 240 * time.Hour,
 			},
 			"de-zoll": {
@@ -188,6 +190,18 @@ func TestLoadFull(t *testing.T) {
 		for id := range want.Partners {
 			t.Errorf("partner %s:\n got %+v\nwant %+v", id, c.Partners[id], want.Partners[id])
 		}
+	}
+}
+
+func TestLoadReceiptsExpected(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir)
+	c, err := Load(writeConfig(t, dir, strings.Replace(fullYAML, "receipts: none", "receipts: expected", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Partners["uk-hmrc"].NoReceipts || c.Partners["de-zoll"].NoReceipts {
+		t.Errorf("receipts: expected (and the default) gave NoReceipts true")
 	}
 }
 
@@ -252,6 +266,10 @@ func TestLoadErrors(t *testing.T) {
 			key: "partners.uk-hmrc.settle", want: `"30" is not a duration`},
 		{name: "negative duration", old: "receipt_due: 12h", new: "receipt_due: -1h",
 			key: "partners.uk-hmrc.receipt_due", want: "too short"},
+		{name: "receipts unknown", old: "receipts: none", new: "receipts: never",
+			key: "partners.uk-hmrc.receipts", want: `"never" is not "expected" or "none"`},
+		{name: "receipts a list", old: "receipts: none", new: "receipts: [none]",
+			key: "partners.uk-hmrc.receipts", want: "expected a string, got a list"},
 		{name: "zero timeout", old: "timeout: 45s", new: "timeout: 0s",
 			key: "partners.uk-hmrc.sftp.timeout", want: "too short; the least allowed is 1s"},
 		{name: "zero download deadline", old: "download_deadline: 20m", new: "download_deadline: 0s",

@@ -54,6 +54,7 @@ func (w *walker) partnerFields(p *Partner) fields {
 		"pull_settle":  w.duration(&p.PullSettle, 0),
 		"run_deadline": w.duration(&p.RunDeadline, time.Second),
 		"receipt_due":  w.duration(&p.ReceiptDue, time.Second),
+		"receipts":     w.receipts(&p.NoReceipts),
 		"response_due": w.duration(&p.ResponseDue, time.Second),
 	}
 }
@@ -301,6 +302,25 @@ func (w *walker) afterPull(how, dir *string, example string) field {
 				*how, *dir = "move", d
 			default:
 				err = fmt.Errorf("%q is not \"delete\" or \"move:%s\"", val, example)
+			}
+		}
+		if err != nil {
+			return w.wrap(deref(v).Line, key, err)
+		}
+		return nil
+	}
+}
+
+// receipts reads "expected" or "none" (the partner sends no receipts).
+func (w *walker) receipts(none *bool) field {
+	return func(key string, _ int, v *yaml.Node) error {
+		val, err := text(v)
+		if err == nil {
+			switch val {
+			case "expected", "none":
+				*none = val == "none"
+			default:
+				err = fmt.Errorf("%q is not \"expected\" or \"none\"", val)
 			}
 		}
 		if err != nil {

@@ -20,6 +20,7 @@ type PartnerStatus struct {
 	LastPush         *time.Time `json:"last_push,omitempty"`
 	LastPull         *time.Time `json:"last_pull,omitempty"`
 	LastError        string     `json:"last_error,omitempty"` // of the latest run, if it failed
+	Receipts         string     `json:"receipts"`             // "expected", or "none": the partner sends none, so nothing awaits one
 	AwaitingReceipt  []Pending  `json:"awaiting_receipt"`
 	AwaitingResponse []Pending  `json:"awaiting_response"`
 	Keys             []KeyState `json:"keys"` // our key, then the partner's pinned keys
@@ -53,7 +54,8 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 	}
 	now := e.now()
 	dues := func(p string) audit.Dues {
-		return audit.Dues{Receipt: e.cfg.Partners[p].ReceiptDue, Response: e.cfg.Partners[p].ResponseDue}
+		cp := e.cfg.Partners[p]
+		return audit.Dues{Receipt: cp.ReceiptDue, Response: cp.ResponseDue, NoReceipts: cp.NoReceipts}
 	}
 	for _, a := range awaited.Awaited(dues, now) {
 		st := byID[a.Partner]
@@ -66,6 +68,10 @@ func (e *Engine) Status(partner string) ([]PartnerStatus, error) {
 	var out []PartnerStatus
 	for _, id := range ids {
 		st := *byID[id]
+		st.Receipts = "expected"
+		if e.cfg.Partners[id].NoReceipts {
+			st.Receipts = "none"
+		}
 		st.Outbox = countEntries(e.dirs.outbox(id), func(n string) bool { return !hiddenName(n) })
 		st.InFlight = countEntries(e.dirs.workOut(id), nil)
 		st.ReceiptsOwed = countEntries(e.dirs.workReceipt(id), func(n string) bool { return strings.HasSuffix(n, ".json") })

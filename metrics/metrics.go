@@ -16,6 +16,7 @@
 //	last_pull_success_timestamp_seconds{partner}  unix time of the last pull without error (0: never)
 //	queue_items{partner,queue}             outbox, in_flight, receipts_owed, quarantine, failed
 //	awaiting_bundles{partner,awaiting}     sent bundles awaiting a receipt or a response
+//	                                       (never a receipt from a partner with receipts: none)
 //	overdue_bundles{partner,awaiting}      of those, how many are overdue
 //	key_expiry_seconds{owner,fingerprint}  seconds until a key in use expires (negative: expired);
 //	                                       keys that never expire have no series

@@ -29,9 +29,15 @@ const (
 // a receipt after 1s.
 func engines(t *testing.T) (usEng, ukEng *exchange.Engine, root string) {
 	t.Helper()
+	return enginesWith(t, "receipt_due: 1s\n")
+}
+
+// enginesWith is engines with usExtra as the keys of our partner block.
+func enginesWith(t *testing.T, usExtra string) (usEng, ukEng *exchange.Engine, root string) {
+	t.Helper()
 	srv := testworld.Loopback(t)
 	parties := testworld.New(t, srv, testworld.Options{
-		PartyExtra: map[string]string{us: "receipt_due: 1s\n"},
+		PartyExtra: map[string]string{us: usExtra},
 		Lifetime:   map[string]time.Duration{us: 20 * 24 * time.Hour},
 	}, us, uk)
 	start := func(id string) *exchange.Engine {
@@ -132,6 +138,36 @@ func TestEndpoint(t *testing.T) {
 		t.Errorf("want one refused series at 1:\n%s", got.text)
 	}
 
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoReceipts: with receipts: none for the partner, a bundle it never
+// answers is not awaiting a receipt nor overdue, however late; the request
+// still awaits its response.
+func TestNoReceipts(t *testing.T) {
+	usEng, _, _ := enginesWith(t, "receipt_due: 1s\nreceipts: none\n")
+	var clk clock
+	usEng.SetClock(clk.now)
+	m := metrics.New()
+	m.Attach(usEng)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(ctx, ln) }()
+
+	send(t, usEng, uk, "US-1", "evidence")
+	run(t, usEng, uk)
+	clk.advance(time.Hour) // far past receipt_due
+	got := scrape(t, "http://"+ln.Addr().String()+"/metrics")
+	got.has(t, `sealpost_bundles_sent_total{kind="request",partner="uk-hmrc"} 1`)
+	got.has(t, `sealpost_awaiting_bundles{awaiting="receipt",partner="uk-hmrc"} 0`)
+	got.has(t, `sealpost_overdue_bundles{awaiting="receipt",partner="uk-hmrc"} 0`)
+	got.has(t, `sealpost_awaiting_bundles{awaiting="response",partner="uk-hmrc"} 1`)
+	got.has(t, `sealpost_overdue_bundles{awaiting="response",partner="uk-hmrc"} 0`)
 	cancel()
 	if err := <-served; err != nil {
 		t.Fatal(err)

@@ -54,12 +54,12 @@ func (e *env) auditSource(dir string) (auditSource, error) {
 	return auditSource{dir: dir, cfg: cfg}, nil
 }
 
-// dues returns each partner's receipt_due and response_due (the defaults
-// without a configuration).
+// dues returns each partner's receipt_due, response_due and receipts (the
+// defaults without a configuration).
 func (s auditSource) dues(partner string) audit.Dues {
 	if s.cfg != nil {
 		if p, ok := s.cfg.Partners[partner]; ok {
-			return audit.Dues{Receipt: p.ReceiptDue, Response: p.ResponseDue}
+			return audit.Dues{Receipt: p.ReceiptDue, Response: p.ResponseDue, NoReceipts: p.NoReceipts}
 		}
 	}
 	return audit.Dues{Receipt: config.DefaultReceiptDue, Response: config.DefaultResponseDue}

@@ -350,3 +350,49 @@ func TestAuditUsage(t *testing.T) {
 	sealpost(t, "audit", "prove").wantError(t, 2, `unknown audit subcommand "prove"`)
 	sealpost(t, "audit", "list", "--dir", filepath.Join(t.TempDir(), "nope")).wantError(t, 1, "read audit folder")
 }
+
+// TestNoReceiptsPartner: with receipts: none (and receipt_due 1s) a bundle
+// the partner never receipts is not overdue nor awaited for a receipt in
+// status, audit list or audit show, status says there are no receipts from
+// this partner, and a receipt that comes anyway is recorded.
+func TestNoReceiptsPartner(t *testing.T) {
+	w := newCLIWorld(t, "    receipt_due: 1s\n    receipts: none\n")
+	p := w.parties[us]
+	p.cli(t, "send", "--to", uk, "--ref", "CASE-NR", writeFile(t, t.TempDir(), "a.txt", "a")).want(t, 0)
+	p.cli(t, "run").want(t, 0)
+	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano)
+
+	r := p.cli(t, "audit", "list", "--event", "overdue", "--as-of", later).want(t, 0)
+	if strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("overdue as of %s with receipts: none:\n%s", later, r.stdout)
+	}
+	r = p.cli(t, "audit", "list", "--event", "awaited", "--as-of", later, "--format", "json").want(t, 0)
+	var a audit.Awaited
+	if err := json.Unmarshal([]byte(r.stdout), &a); err != nil || a.Awaiting != "response" || a.Overdue {
+		t.Fatalf("awaited: want only the request's response, not overdue: %v\n%s", err, r.stdout)
+	}
+	r = p.cli(t, "audit", "show", "--as-of", later, a.Bundle).want(t, 0)
+	if strings.Contains(r.stdout, "awaiting a receipt") || !strings.Contains(r.stdout, "awaiting a response: due") {
+		t.Errorf("story as of %s:\n%s", later, r.stdout)
+	}
+	r = p.cli(t, "status").want(t, 0)
+	if !strings.Contains(r.stdout, "no receipts from this partner") || strings.Contains(r.stdout, "OVERDUE") {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+	r = p.cli(t, "status", "--json").want(t, 0)
+	var sts []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &sts); err != nil || len(sts) != 1 || sts[0]["receipts"] != "none" {
+		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	if aw, _ := sts[0]["awaiting_receipt"].([]any); len(aw) != 0 {
+		t.Errorf("status --json awaits a receipt: %s", r.stdout)
+	}
+
+	// The partner (a sealpost) receipts it anyway: recorded as ever.
+	w.parties[uk].cli(t, "run").want(t, 0)
+	p.cli(t, "run").want(t, 0)
+	r = p.cli(t, "audit", "list", "--event", "receipt.received", "--format", "json").want(t, 0)
+	if strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stdout, a.Bundle) {
+		t.Errorf("receipt.received records:\n%s", r.stdout)
+	}
+}

@@ -66,7 +66,11 @@ func printStatus(w io.Writer, st exchange.PartnerStatus) {
 	if st.LastError != "" {
 		fmt.Fprintf(w, "  last error %s\n", audit.Escape(st.LastError))
 	}
-	printPending(w, "awaiting receipt", st.AwaitingReceipt)
+	if st.Receipts == "none" {
+		fmt.Fprintf(w, "  awaiting receipt: no receipts from this partner (receipts: none)\n")
+	} else {
+		printPending(w, "awaiting receipt", st.AwaitingReceipt)
+	}
 	printPending(w, "awaiting response", st.AwaitingResponse)
 	printKeys(w, st.Keys)
 }

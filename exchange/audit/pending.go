@@ -6,10 +6,14 @@ import (
 )
 
 // Dues are how long a partner has to send a receipt for a bundle and a
-// response to a request (config: receipt_due, response_due).
+// response to a request (config: receipt_due, response_due), and whether it
+// sends receipts at all (config: receipts).
 type Dues struct {
 	Receipt  time.Duration
 	Response time.Duration
+	// NoReceipts (receipts: none): the partner sends no receipts, so no
+	// bundle to it awaits one, and none is ever receipt-overdue.
+	NoReceipts bool
 }
 
 // Awaited is a bundle we sent that waits for a receipt or a response.
@@ -69,12 +73,16 @@ func (t *Tracker) Add(r Record) {
 }
 
 // Awaited returns what still waits, oldest first, with due times from
-// dues (by partner) and overdue marked as of now.
+// dues (by partner) and overdue marked as of now. A partner that sends no
+// receipts (Dues.NoReceipts) has nothing awaiting a receipt.
 func (t *Tracker) Awaited(dues func(partner string) Dues, now time.Time) []Awaited {
 	var out []Awaited
 	for _, m := range []map[sentKey]Awaited{t.receipt, t.response} {
 		for _, a := range m {
 			d := dues(a.Partner)
+			if a.Awaiting == "receipt" && d.NoReceipts {
+				continue
+			}
 			wait := d.Receipt
 			if a.Awaiting == "response" {
 				wait = d.Response

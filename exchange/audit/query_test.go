@@ -324,3 +324,29 @@ func TestTrackerKeyedByPartner(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerNoReceipts: a partner that sends no receipts (receipts: none)
+// has nothing awaiting a receipt, however late, while its request still
+// awaits a response; the other partner is tracked as before.
+func TestTrackerNoReceipts(t *testing.T) {
+	const toA, toB = "0193b2c4-6d2e-7c1a-9f00-00000000000a", "0193b2c4-6d2e-7c1a-9f00-00000000000b"
+	tr := NewTracker()
+	tr.Add(Record{Event: EvUploaded, Outcome: OutcomeOK, Partner: "a", Bundle: toA, Kind: "request", Time: "2026-11-01T09:00:00Z"})
+	tr.Add(Record{Event: EvUploaded, Outcome: OutcomeOK, Partner: "b", Bundle: toB, Kind: "request", Time: "2026-11-01T09:01:00Z"})
+	dues := func(p string) Dues {
+		return Dues{Receipt: time.Second, Response: 365 * 24 * time.Hour, NoReceipts: p == "a"}
+	}
+	got := map[string]bool{}
+	for _, a := range tr.Awaited(dues, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		got[a.Partner+"/"+a.Awaiting] = a.Overdue
+	}
+	want := map[string]bool{"a/response": false, "b/receipt": true, "b/response": false}
+	if len(got) != len(want) {
+		t.Fatalf("awaited %v, want %v", got, want)
+	}
+	for k, over := range want {
+		if v, ok := got[k]; !ok || v != over {
+			t.Errorf("%s: overdue %v (present %v), want %v", k, v, ok, over)
+		}
+	}
+}

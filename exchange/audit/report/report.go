@@ -27,8 +27,8 @@ type Options struct {
 	Since   time.Time // traffic at or after; zero = from the start
 	Until   time.Time // traffic before; zero = to the end
 	Now     time.Time // when overdue is judged; zero = time.Now()
-	// Dues gives each partner's receipt_due and response_due; nil means
-	// the configuration's defaults (24h, 720h).
+	// Dues gives each partner's receipt_due, response_due and receipts;
+	// nil means the configuration's defaults (24h, 720h, expected).
 	Dues func(partner string) audit.Dues
 }
 

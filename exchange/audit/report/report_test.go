@@ -266,3 +266,35 @@ func TestAwaitedRowsOverdueFirstAndCapped(t *testing.T) {
 		t.Errorf("the page does not cap the rows")
 	}
 }
+
+// TestBuildNoReceipts: a response the partner never receipts is overdue by
+// the default dues, and not awaited at all when the partner sends no
+// receipts (receipts: none).
+func TestBuildNoReceipts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit")
+	l, err := audit.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Append(audit.Record{Time: "2026-11-01T09:05:01.000Z", Event: audit.EvUploaded, Outcome: audit.OutcomeOK,
+		Partner: "gpg-only", Bundle: respC, Kind: "response", InReplyTo: reqA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	r, err := Build(dir, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Awaited) != 1 || r.Awaited[0].Awaiting != "receipt" || r.Overdue() != 1 {
+		t.Errorf("default dues: awaited %+v, want the response's receipt overdue", r.Awaited)
+	}
+	none := func(string) audit.Dues { return audit.Dues{Receipt: time.Hour, Response: time.Hour, NoReceipts: true} }
+	r, err = Build(dir, Options{Now: now, Dues: none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Awaited) != 0 || r.Overdue() != 0 {
+		t.Errorf("receipts: none: awaited %+v, want nothing", r.Awaited)
+	}
+}
