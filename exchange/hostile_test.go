@@ -153,7 +153,7 @@ func hostileBundles(t *testing.T, w *world) []hostileCase {
 		{"tar entry longer than the stream", sealed(shortTar), "archive"},
 		{"tar without manifest", sealed(tarOf(t, a)), "archive"},
 		{"manifest twice", sealed(twice), "archive"},
-		{"manifest not last", sealed(notLast), "archive"},
+		{"a file after the manifest that it does not list", sealed(notLast), "manifest"},
 		{"manifest size disagrees with the data", sealed(withManifest(bigManifestSize, a)), "manifest"},
 		{"manifest hash wrong", sealed(withManifest(badHash, a)), "manifest"},
 		{"manifest names a missing file", sealed(withManifest(missing, a)), "manifest"},
