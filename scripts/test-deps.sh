@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need when it is missing: GnuPG (interoperability
-# both ways) and OpenSSH's server (end-to-end tests against a real sshd).
+# Installs what the tests need when it is missing: GnuPG, Sequoia's sq and
+# rnp (interoperability both ways) and OpenSSH's server (end-to-end tests
+# against a real sshd).
 set -euo pipefail
 need=()
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v sq >/dev/null 2>&1 || need+=(sq)
+command -v rnp >/dev/null 2>&1 || need+=(rnp)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v tar >/dev/null 2>&1 || need+=(tar)
