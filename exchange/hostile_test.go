@@ -195,10 +195,21 @@ func flipByte(b []byte, i int) []byte {
 // runs the receiver: only the control bundle is filed; each other file is
 // quarantined with its reason code, logged as bundle.rejected with that
 // code, and answered with a rejected receipt carrying it, which the
-// sender receives.
+// sender receives; over SFTP and with the receiver hosting the drop.
 func TestHostileBundles(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk, fr)
+	for _, tr := range transports(uk) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			checkHostileBundles(t, tr)
+		})
+	}
+}
+
+// checkHostileBundles is TestHostileBundles with the receiver reaching the
+// drop by tr.
+func checkHostileBundles(t *testing.T, tr transport) {
+	w := newWorldOn(t, loopbackServer(t), tr, "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk, fr)
 	cases := hostileBundles(t, w)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	byFile := map[string]hostileCase{}

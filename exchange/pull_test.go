@@ -123,10 +123,22 @@ func TestDuplicateBundle(t *testing.T) {
 }
 
 // TestHostileRemoteNames leaves names on the drop that must never be
-// fetched: control characters, links, folders, hidden and temporary names.
+// fetched: control characters, links, folders, hidden and temporary names;
+// over SFTP and with the receiver hosting the drop.
 func TestHostileRemoteNames(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, loopbackServer(t), "", us, uk)
+	for _, tr := range transports(uk) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			checkHostileRemoteNames(t, tr)
+		})
+	}
+}
+
+// checkHostileRemoteNames is TestHostileRemoteNames with the receiver
+// reaching the drop by tr.
+func checkHostileRemoteNames(t *testing.T, tr transport) {
+	w := newWorldOn(t, loopbackServer(t), tr, "", us, uk)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	for _, n := range []string{"evil\nname.pgp", "bell\x07.pgp", ".hidden.pgp", ".x.pgp.part", "notes.txt"} {
 		must(t, os.WriteFile(filepath.Join(drop, n), []byte("x"), 0o644))
