@@ -219,7 +219,8 @@ func TestAfterPullMove(t *testing.T) {
 
 // TestOversizedFileNotFetched checks that a file too large for
 // limits.max_bytes is refused without being downloaded, answered with a
-// rejected receipt (code limits), and removed from the drop; over SFTP and with the receiver hosting it.
+// rejected receipt (code limits), and removed from the drop; over SFTP
+// and with the receiver hosting the drop.
 func TestOversizedFileNotFetched(t *testing.T) {
 	t.Parallel()
 	for _, tr := range transports(uk) {
