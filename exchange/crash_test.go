@@ -175,33 +175,37 @@ func isCrashpoint(call *ast.CallExpr) bool {
 // answered by exactly one receipt, with nothing left on the drop.
 func TestCrashAtEachStep(t *testing.T) {
 	t.Parallel()
-	for _, point := range pushPoints {
-		t.Run("sender/"+point, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, loopbackServer(t), "", us, uk)
-			queueTwo(w)
-			if !runBinary(t, w.sides[us], uk, point) {
-				t.Fatalf("the run was not killed at %s", point)
-			}
-			runBinary(t, w.sides[us], uk, "")
-			w.run(uk, us)
-			w.run(us, uk)
-			checkExactlyOnce(t, w)
-		})
+	for _, tr := range transports(us) {
+		for _, point := range pushPoints {
+			t.Run("sender/"+tr.name+"/"+point, func(t *testing.T) {
+				t.Parallel()
+				w := newWorldOn(t, loopbackServer(t), tr, "", us, uk)
+				queueTwo(w)
+				if !runBinary(t, w.sides[us], uk, point) {
+					t.Fatalf("the run was not killed at %s", point)
+				}
+				runBinary(t, w.sides[us], uk, "")
+				w.run(uk, us)
+				w.run(us, uk)
+				checkExactlyOnce(t, w)
+			})
+		}
 	}
-	for _, point := range pullPoints {
-		t.Run("receiver/"+point, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, loopbackServer(t), "", us, uk)
-			queueTwo(w)
-			w.run(us, uk)
-			if !runBinary(t, w.sides[uk], us, point) {
-				t.Fatalf("the run was not killed at %s", point)
-			}
-			runBinary(t, w.sides[uk], us, "")
-			w.run(us, uk)
-			checkExactlyOnce(t, w)
-		})
+	for _, tr := range transports(uk) {
+		for _, point := range pullPoints {
+			t.Run("receiver/"+tr.name+"/"+point, func(t *testing.T) {
+				t.Parallel()
+				w := newWorldOn(t, loopbackServer(t), tr, "", us, uk)
+				queueTwo(w)
+				w.run(us, uk)
+				if !runBinary(t, w.sides[uk], us, point) {
+					t.Fatalf("the run was not killed at %s", point)
+				}
+				runBinary(t, w.sides[uk], us, "")
+				w.run(us, uk)
+				checkExactlyOnce(t, w)
+			})
+		}
 	}
 }
 
@@ -263,7 +267,8 @@ func checkExactlyOnce(t *testing.T, w *world) {
 }
 
 // TestCrashBothWays kills both parties at the same step (each crash point
-// of the state table but those of refusals), in turn, while
+// of the state table but those of refusals), in turn, with the drop
+// reached over SFTP by both and with it hosted locally by us, while
 // each has bundles to push (one large enough to be killed mid-upload) and
 // the other's bundles and receipts to pull; then lets them recover. Every
 // bundle must exist exactly once on each side: filed once by its receiver,
@@ -273,33 +278,41 @@ func TestCrashBothWays(t *testing.T) {
 	t.Parallel()
 	var kills atomic.Int64
 	t.Cleanup(func() { t.Logf("%d runs killed at %d points", kills.Load(), len(allPoints)) })
-	for _, point := range allPoints {
-		t.Run(point, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, loopbackServer(t), "", us, uk)
-			queueTwo(w)
-			w.send(us, uk, "big", "", map[string]string{"big.txt": randomText(600 << 10)})
-			w.send(uk, us, "answer", "", map[string]string{"answer.txt": "an answer"})
-			w.send(uk, us, "big answer", "", map[string]string{"big.txt": randomText(600 << 10)})
-			killed := 0
-			for _, id := range []string{us, uk, us, uk} {
-				peer := map[string]string{us: uk, uk: us}[id]
-				if runBinary(t, w.sides[id], peer, point) {
-					killed++
-				}
-			}
-			if killed == 0 {
-				t.Fatalf("no run was killed at %s", point)
-			}
-			kills.Add(int64(killed))
-			for range 2 {
-				runBinary(t, w.sides[us], uk, "")
-				runBinary(t, w.sides[uk], us, "")
-			}
-			w.run(us, uk)
-			checkBothWays(t, w, map[string][]string{us: {"first", "second", "big"}, uk: {"answer", "big answer"}})
-		})
+	for _, tr := range transports(us) {
+		for _, point := range allPoints {
+			t.Run(tr.name+"/"+point, func(t *testing.T) {
+				t.Parallel()
+				crashBothWays(t, tr, point, &kills)
+			})
+		}
 	}
+}
+
+// crashBothWays is one case of TestCrashBothWays: both parties killed at
+// point, over the drop reached by tr.
+func crashBothWays(t *testing.T, tr transport, point string, kills *atomic.Int64) {
+	w := newWorldOn(t, loopbackServer(t), tr, "", us, uk)
+	queueTwo(w)
+	w.send(us, uk, "big", "", map[string]string{"big.txt": randomText(600 << 10)})
+	w.send(uk, us, "answer", "", map[string]string{"answer.txt": "an answer"})
+	w.send(uk, us, "big answer", "", map[string]string{"big.txt": randomText(600 << 10)})
+	killed := 0
+	for _, id := range []string{us, uk, us, uk} {
+		peer := map[string]string{us: uk, uk: us}[id]
+		if runBinary(t, w.sides[id], peer, point) {
+			killed++
+		}
+	}
+	if killed == 0 {
+		t.Fatalf("no run was killed at %s", point)
+	}
+	kills.Add(int64(killed))
+	for range 2 {
+		runBinary(t, w.sides[us], uk, "")
+		runBinary(t, w.sides[uk], us, "")
+	}
+	w.run(us, uk)
+	checkBothWays(t, w, map[string][]string{us: {"first", "second", "big"}, uk: {"answer", "big answer"}})
 }
 
 // checkBothWays checks that each sender's references were filed exactly
@@ -400,19 +413,22 @@ func TestCrashWhileQuarantining(t *testing.T) {
 		if !ok {
 			continue
 		}
-		for _, point := range st.Points {
-			t.Run(point, func(t *testing.T) {
-				t.Parallel()
-				crashWhileQuarantining(t, point, extra)
-			})
+		for _, tr := range transports(uk) {
+			for _, point := range st.Points {
+				t.Run(tr.name+"/"+point, func(t *testing.T) {
+					t.Parallel()
+					crashWhileQuarantining(t, tr, point, extra)
+				})
+			}
 		}
 	}
 }
 
 // crashWhileQuarantining kills the receiver of a file it refuses at point,
-// with extra added to the partner configuration, and checks the recovery.
-func crashWhileQuarantining(t *testing.T, point, extra string) {
-	w := newWorld(t, loopbackServer(t), extra, us, uk)
+// with extra added to the partner configuration, over the drop reached by
+// tr, and checks the recovery.
+func crashWhileQuarantining(t *testing.T, tr transport, point, extra string) {
+	w := newWorldOn(t, loopbackServer(t), tr, extra, us, uk)
 	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 	q := w.sides[uk].state("quarantine", us)
 	must(t, os.WriteFile(filepath.Join(q, name), []byte("an older refused file"), 0o600))

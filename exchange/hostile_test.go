@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,10 +196,21 @@ func flipByte(b []byte, i int) []byte {
 // runs the receiver: only the control bundle is filed; each other file is
 // quarantined with its reason code, logged as bundle.rejected with that
 // code, and answered with a rejected receipt carrying it, which the
-// sender receives.
+// sender receives; over SFTP and with the receiver hosting the drop.
 func TestHostileBundles(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk, fr)
+	for _, tr := range transports(uk) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			checkHostileBundles(t, tr)
+		})
+	}
+}
+
+// checkHostileBundles is TestHostileBundles with the receiver reaching the
+// drop by tr.
+func checkHostileBundles(t *testing.T, tr transport) {
+	w := newWorldOn(t, loopbackServer(t), tr, "limits:\n  max_bytes: 1MiB\n  max_files: 8", us, uk, fr)
 	cases := hostileBundles(t, w)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	byFile := map[string]hostileCase{}
@@ -494,5 +506,41 @@ func checkNothingFetched(t *testing.T, w *world) {
 		if got := names(t, w.sides[uk].state(dir, us)); len(got) != 0 {
 			t.Errorf("%s/ holds %v", dir, got)
 		}
+	}
+}
+
+// TestHostileNamesOnALocalDrop: the names TestHostileRemoteNamesFromALyingServer
+// makes a server invent are, but for the NUL, the slash and the length,
+// names a file system holds, so on a drop we host they are real files;
+// with them a FIFO and a link to a good file in the same folder under
+// final names. Each is skipped and logged, nothing is fetched, the run
+// neither hangs nor fails, and the files are left as they were.
+func TestHostileNamesOnALocalDrop(t *testing.T) {
+	t.Parallel()
+	w := newWorldOn(t, loopbackServer(t), transports(uk)[1], "", us, uk)
+	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
+	hostile := []string{"a..b.pgp", `..\x.pgp`, "evil\r\n.pgp", "\xff\xfe.pgp", "esc\x1b[2J.pgp", "rtl\u202egpj.pgp"}
+	for _, n := range hostile {
+		must(t, os.WriteFile(filepath.Join(drop, n), []byte("x"), 0o644))
+	}
+	must(t, os.WriteFile(filepath.Join(drop, ".target"), []byte("x"), 0o644))
+	must(t, os.Symlink(".target", filepath.Join(drop, "inside.pgp")))
+	must(t, syscall.Mkfifo(filepath.Join(drop, "fifo.pgp"), 0o644))
+	res := w.sides[uk].eng.RunPartner(t.Context(), exchange.RunOptions{Partner: us})
+	if res.Err != nil || res.Filed != 0 || res.Refused != 0 || res.Pushed != 0 {
+		t.Fatalf("filed %d, refused %d, pushed %d, err %v: hostile names must be skipped", res.Filed, res.Refused, res.Pushed, res.Err)
+	}
+	skipped := map[string]string{}
+	for _, r := range w.records(uk, "remote.skipped") {
+		skipped[r.File] = r.Error
+	}
+	for _, n := range append(hostile, "inside.pgp", "fifo.pgp") {
+		if skipped[string([]rune(n))] == "" { // the log stores bad UTF-8 as U+FFFD
+			t.Errorf("%q not logged as skipped (logged: %q)", n, skipped)
+		}
+	}
+	checkNothingFetched(t, w)
+	if got := w.drop(us, uk); len(got) != len(hostile)+3 {
+		t.Errorf("the drop holds %d entries after the run, want the %d left there", len(got), len(hostile)+3)
 	}
 }

@@ -2,11 +2,9 @@ package exchange_test
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -37,19 +35,7 @@ func TestHostingTheDrop(t *testing.T) {
 // the server's folders) and uk reaches it over SFTP.
 func hostingWorld(t *testing.T) *world {
 	t.Helper()
-	w := newWorld(t, loopbackServer(t), "", us, uk)
-	s := w.sides[us]
-	yaml, err := os.ReadFile(s.cfgPath)
-	must(t, err)
-	start := strings.Index(string(yaml), "    sftp:\n")
-	end := strings.Index(string(yaml), "      timeout: 10s\n") + len("      timeout: 10s\n")
-	local := fmt.Sprintf("    local:\n      root: %s\n      push_dir: %s-to-%s\n      pull_dir: %s-to-%s\n", w.srv.root, us, uk, uk, us)
-	must(t, os.WriteFile(s.cfgPath, []byte(string(yaml[:start])+local+string(yaml[end:])), 0o600))
-	w.start(s)
-	if s.cfg.Partners[uk].Local == nil {
-		t.Fatal("the configuration did not load a local drop")
-	}
-	return w
+	return newWorldOn(t, loopbackServer(t), transports(us)[1], "", us, uk)
 }
 
 // TestLocalPartLeftByACrashIsRemoved: the local transport publishes by

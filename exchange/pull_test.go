@@ -14,10 +14,21 @@ import (
 // TestRefusedBundles puts a garbage file, a tampered bundle and a garbage
 // "receipt" on the drop beside a good bundle: the good one is filed, the
 // others are quarantined with their reasons, the sender gets a rejected
-// receipt for the bundles (never for the receipt), and the log says why.
+// receipt for the bundles (never for the receipt), and the log says why;
+// over SFTP and with the receiver hosting the drop.
 func TestRefusedBundles(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, loopbackServer(t), "", us, uk)
+	for _, tr := range transports(uk) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			checkRefusedBundles(t, tr)
+		})
+	}
+}
+
+// checkRefusedBundles is TestRefusedBundles with the receiver reaching the drop by tr.
+func checkRefusedBundles(t *testing.T, tr transport) {
+	w := newWorldOn(t, loopbackServer(t), tr, "", us, uk)
 	w.send(us, uk, "good", "", map[string]string{"a.txt": "fine"})
 	w.run(us, uk)
 	w.send(us, uk, "tampered", "", map[string]string{"b.txt": strings.Repeat("evidence ", 5000)})
@@ -123,10 +134,22 @@ func TestDuplicateBundle(t *testing.T) {
 }
 
 // TestHostileRemoteNames leaves names on the drop that must never be
-// fetched: control characters, links, folders, hidden and temporary names.
+// fetched: control characters, links, folders, hidden and temporary names;
+// over SFTP and with the receiver hosting the drop.
 func TestHostileRemoteNames(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, loopbackServer(t), "", us, uk)
+	for _, tr := range transports(uk) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			checkHostileRemoteNames(t, tr)
+		})
+	}
+}
+
+// checkHostileRemoteNames is TestHostileRemoteNames with the receiver
+// reaching the drop by tr.
+func checkHostileRemoteNames(t *testing.T, tr transport) {
+	w := newWorldOn(t, loopbackServer(t), tr, "", us, uk)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	for _, n := range []string{"evil\nname.pgp", "bell\x07.pgp", ".hidden.pgp", ".x.pgp.part", "notes.txt"} {
 		must(t, os.WriteFile(filepath.Join(drop, n), []byte("x"), 0o644))
@@ -196,10 +219,21 @@ func TestAfterPullMove(t *testing.T) {
 
 // TestOversizedFileNotFetched checks that a file too large for
 // limits.max_bytes is refused without being downloaded, answered with a
-// rejected receipt (code limits), and removed from the drop.
+// rejected receipt (code limits), and removed from the drop; over SFTP
+// and with the receiver hosting the drop.
 func TestOversizedFileNotFetched(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, loopbackServer(t), "limits:\n  max_bytes: 1MiB", us, uk)
+	for _, tr := range transports(uk) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			checkOversizedFileNotFetched(t, tr)
+		})
+	}
+}
+
+// checkOversizedFileNotFetched is TestOversizedFileNotFetched with the receiver reaching the drop by tr.
+func checkOversizedFileNotFetched(t *testing.T, tr transport) {
+	w := newWorldOn(t, loopbackServer(t), tr, "limits:\n  max_bytes: 1MiB", us, uk)
 	drop := filepath.Join(w.srv.root, us+"-to-"+uk)
 	name := us + "_" + uk + "_request_" + bundle.NewID() + ".pgp"
 	f, err := os.Create(filepath.Join(drop, name))

@@ -71,13 +71,41 @@ type world struct {
 // starts their engines. extra is appended to every partner block.
 func newWorld(t testing.TB, srv server, extra string, ids ...string) *world {
 	t.Helper()
+	return newWorldOn(t, srv, sftpOnly, extra, ids...)
+}
+
+// transport is how the parties of a world reach the drop: all over SFTP,
+// or one of them (host) hosting it through a local: block over the
+// server's folders while the others still use SFTP.
+type transport struct {
+	name string
+	host string // the party whose drop is local; "" for all SFTP
+}
+
+// sftpOnly is the world where every party reaches the drop over SFTP.
+var sftpOnly = transport{name: "sftp"}
+
+// transports returns both ways to reach the drop for table tests, the
+// local one hosted by host.
+func transports(host string) []transport {
+	return []transport{sftpOnly, {name: "local", host: host}}
+}
+
+// newWorldOn is newWorld with the parties reaching the drop by tr.
+func newWorldOn(t testing.TB, srv server, tr transport, extra string, ids ...string) *world {
+	t.Helper()
 	w := &world{t: t, srv: srv, sides: map[string]*side{}}
-	parties := testworld.New(t, srv.world(), testworld.Options{Extra: extra}, ids...)
+	parties := testworld.New(t, srv.world(), testworld.Options{Extra: extra, Local: tr.host}, ids...)
 	for _, id := range ids {
 		p := parties[id]
 		s := &side{id: id, dir: p.Dir, cfgPath: p.Config, fp: p.Fingerprint}
 		w.sides[id] = s
 		w.start(s)
+		for peer, p := range s.cfg.Partners {
+			if (p.Local != nil) != (id == tr.host) {
+				t.Fatalf("%s's drop for %s: local is %v, want it only for %q", id, peer, p.Local != nil, tr.host)
+			}
+		}
 	}
 	return w
 }

@@ -70,6 +70,10 @@ type Options struct {
 	PartyExtra map[string]string
 	// Lifetime gives a party's key an expiry (none when absent).
 	Lifetime map[string]time.Duration
+	// Local names the party that hosts the drop: its partner blocks are
+	// local: blocks over the server's folders (srv.Root) in place of sftp:
+	// ones, while the other parties still reach the folders over SFTP.
+	Local string
 }
 
 // New writes keys and configurations for ids under a temporary folder and
@@ -99,10 +103,21 @@ func New(t testing.TB, srv Server, opt Options, ids ...string) map[string]*Party
 				Fingerprints: []string{parties[peer].Fingerprint}, Server: srv,
 				PushDir: srv.RemoteRoot + "/" + id + "-to-" + peer, PullDir: srv.RemoteRoot + "/" + peer + "-to-" + id,
 				Extra: WithSettle(joinLines(opt.Extra, opt.PartyExtra[id]))})
+			if id == opt.Local {
+				hostLocally(&c.Partners[len(c.Partners)-1], srv.Root)
+			}
 		}
 		must(t, os.WriteFile(parties[id].Config, []byte(c.YAML()), 0o600))
 	}
 	return parties
+}
+
+// hostLocally turns p into a drop we host: a local: block over root,
+// with the same folders as the sftp: block named.
+func hostLocally(p *Partner, root string) {
+	p.LocalRoot = root
+	p.PushDir = strings.TrimPrefix(strings.TrimPrefix(p.PushDir, p.Server.RemoteRoot), "/")
+	p.PullDir = strings.TrimPrefix(strings.TrimPrefix(p.PullDir, p.Server.RemoteRoot), "/")
 }
 
 // Config is one party's sealpost.yaml as the tests write it; state_dir is
