@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/crypto"
@@ -215,12 +216,13 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim strin
 	defer local.Abort() // no-op once committed
 	up, err := d.Create(ctx, r.p.Folders().PushDir, name)
 	if err != nil {
+		r.abandonIfCut(ctx, name)
 		return 0, "", err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			up.Abort(context.WithoutCancel(ctx)) // a cancelled run still cleans up
+			r.abandon(ctx, name, up)
 		}
 	}()
 
@@ -377,17 +379,58 @@ func (r *partnerRun) resume(ctx context.Context, d Transport, sent, name string,
 	defer f.Close()
 	up, err := d.Create(ctx, r.p.Folders().PushDir, name)
 	if err != nil {
+		r.abandonIfCut(ctx, name)
 		return err
 	}
 	if _, err := io.Copy(up, f); err != nil {
-		up.Abort(context.WithoutCancel(ctx))
+		r.abandon(ctx, name, up)
 		return err
 	}
 	if err := up.Commit(ctx, size); err != nil {
-		up.Abort(context.WithoutCancel(ctx))
+		r.abandon(ctx, name, up)
 		return err
 	}
 	return nil
+}
+
+// abandonTimeout bounds the removal of the hidden upload an attempt that
+// did not publish leaves on the drop, also once the run was cancelled.
+const abandonTimeout = 30 * time.Second
+
+// abandon removes the hidden upload of an attempt that did not publish,
+// also once ctx has ended. When the upload's own Abort cannot reach the
+// drop (the failure, or the cancel that stops a stalled call at once,
+// closed its connection), the file is removed over a new connection.
+func (r *partnerRun) abandon(ctx context.Context, name string, up drop.Upload) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	if up.Abort(ctx) == nil {
+		return
+	}
+	r.removePart(ctx, name)
+}
+
+// abandonIfCut removes the hidden upload of a Create that the end of ctx
+// cut short: the server may have made the file before the connection was
+// closed under it.
+func (r *partnerRun) abandonIfCut(ctx context.Context, name string) {
+	if ctx.Err() == nil {
+		return // a Create that failed by itself made nothing, or the next attempt replaces it
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	r.removePart(ctx, name)
+}
+
+// removePart removes the hidden upload of name through the retry wrapper,
+// which dials anew if the connection failed; failing that, it logs: the
+// next attempt's Create replaces the file.
+func (r *partnerRun) removePart(ctx context.Context, name string) {
+	part := pathJoin(r.p.Folders().PushDir, drop.PartName(name))
+	if err := r.withRetry(ctx, func(d Transport) error { return d.Remove(ctx, part) }); err != nil {
+		r.e.logger.Warn("cannot remove an abandoned upload on the drop; the next attempt replaces it",
+			"partner", r.id, "file", part, "error", err)
+	}
 }
 
 // countWriter counts the bytes written through it.
