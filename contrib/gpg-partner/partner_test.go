@@ -60,6 +60,31 @@ func gpgHome(t *testing.T, keys ...string) string {
 	return home
 }
 
+// gpgKey makes an ed25519 + cv25519 key for id in home as
+// docs/partner-without-sealpost.md does (without a passphrase), exports
+// its public key to file and returns its fingerprint.
+func gpgKey(t *testing.T, home, id, file string) string {
+	t.Helper()
+	run := func(args ...string) string {
+		c := exec.Command("gpg", append([]string{"--batch", "--no-tty"}, args...)...)
+		c.Env = append(os.Environ(), "GNUPGHOME="+home)
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("gpg %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+	run("--passphrase", "", "--quick-generate-key", id, "future-default", "default", "never")
+	must(t, os.WriteFile(file, []byte(run("--armor", "--export", id)), 0o644))
+	for _, line := range strings.Split(run("--with-colons", "--list-secret-keys", id), "\n") {
+		if f := strings.Split(line, ":"); f[0] == "fpr" {
+			return f[9]
+		}
+	}
+	t.Fatalf("gpg made no key for %s", id)
+	return ""
+}
+
 // script runs one of the scripts as the partner and returns its stdout,
 // failing the test when it does not exit 0.
 func (p *partner) script(name string, args ...string) string {
@@ -130,8 +155,13 @@ func TestPartnerWithoutSealpost(t *testing.T) {
 	us, them := w["us"], w["partner"]
 	base := filepath.Dir(us.Dir)
 	host, port, _ := strings.Cut(srv.Addr, ":")
-	p := &partner{t: t,
-		home: gpgHome(t, filepath.Join(them.Dir, "keys", "partner.secret.asc"), filepath.Join(base, "us.public.asc")),
+	// The partner makes its key with gpg as the docs say; we pin it.
+	home := gpgHome(t, filepath.Join(base, "us.public.asc"))
+	fpr := gpgKey(t, home, "partner", filepath.Join(base, "partner.public.asc"))
+	cfg, err := os.ReadFile(us.Config)
+	must(t, err)
+	must(t, os.WriteFile(us.Config, []byte(strings.ReplaceAll(string(cfg), them.Fingerprint, fpr)), 0o600))
+	p := &partner{t: t, home: home,
 		sftp: "-P " + port + " -i " + srv.ClientKey + " -o UserKnownHostsFile=" + srv.KnownHosts +
 			" -o StrictHostKeyChecking=yes -o BatchMode=yes",
 		dest: srv.User + "@" + host, files: t.TempDir()}
