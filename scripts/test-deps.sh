@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: GnuPG (interoperability
-# both ways) and OpenSSH's server (end-to-end tests against a real sshd).
+# both ways), OpenSSH's server (end-to-end tests against a real sshd) and
+# jq (contrib/gpg-partner's scripts, which the tests run).
 set -euo pipefail
 need=()
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v tar >/dev/null 2>&1 || need+=(tar)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "test-deps: installing ${need[*]}"
 sudo=""
