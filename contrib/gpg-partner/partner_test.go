@@ -208,7 +208,7 @@ func TestPartnerWithoutSealpost(t *testing.T) {
 	if data, err := os.ReadFile(filed); err != nil || string(data) != "CASE-7 is closed.\n" {
 		t.Fatalf("the response in our inbox: %q, %v", data, err)
 	}
-	checkReceiptRecorded(t, filepath.Join(us.Dir, "state", "audit", "exchange.jsonl"), req.ID)
+	checkReceipt(t, filepath.Join(us.Dir, "state", "audit", "exchange.jsonl"), req.ID, "ok")
 
 	// Our receipt for the response: the partner reads it with the same script.
 	got = p.script("sftp-get.sh", p.dest, inDrop, p.files)
@@ -220,20 +220,39 @@ func TestPartnerWithoutSealpost(t *testing.T) {
 	if r := manifest(t, opened); r.Kind != "receipt" || r.Receipt.For != respID || r.Receipt.Status != "filed" {
 		t.Errorf("our receipt: kind %s for %s status %s, want a filed receipt for %s", r.Kind, r.Receipt.For, r.Receipt.Status, respID)
 	}
+
+	// A bundle the partner refuses: its receipt names the file and a code.
+	sealpost(t, us.Config, "send", "--to", "partner", "--ref", "CASE-8", question)
+	sealpost(t, us.Config, "run")
+	got = p.script("sftp-get.sh", p.dest, inDrop, p.files)
+	name := filepath.Base(got)
+	id := strings.TrimSuffix(strings.TrimPrefix(name, "us_partner_request_"), ".pgp")
+	rcpt = p.script("make-receipt.sh", "partner", "us", us.Fingerprint, outbox, got, name, "manifest", "payload/question.txt is not what we expected")
+	p.script("sftp-put.sh", p.dest, outDrop, rcpt)
+	sealpost(t, us.Config, "run")
+	checkReceipt(t, filepath.Join(us.Dir, "state", "audit", "exchange.jsonl"), id, "rejected")
 }
 
-// checkReceiptRecorded fails unless the exchange log has a receipt.received
-// record answering bundle id.
-func checkReceiptRecorded(t *testing.T, log, id string) {
+// checkReceipt fails unless the exchange log has a receipt.received record
+// answering bundle id with the outcome (ok: it matches what we sent).
+func checkReceipt(t *testing.T, log, id, outcome string) {
 	t.Helper()
 	data, err := os.ReadFile(log)
 	must(t, err)
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.Contains(line, `"receipt.received"`) && strings.Contains(line, id) && strings.Contains(line, `"ok"`) {
+		var r struct {
+			Event     string `json:"event"`
+			Outcome   string `json:"outcome"`
+			InReplyTo string `json:"in_reply_to"`
+		}
+		if json.Unmarshal([]byte(line), &r) != nil {
+			continue
+		}
+		if r.Event == "receipt.received" && r.InReplyTo == id && r.Outcome == outcome {
 			return
 		}
 	}
-	t.Errorf("no receipt.received record for %s in the exchange log:\n%s", id, data)
+	t.Errorf("no receipt.received record for %s with outcome %s in the exchange log:\n%s", id, outcome, data)
 }
 
 func must(t *testing.T, err error) {
