@@ -119,26 +119,24 @@ func sealpost(t *testing.T, cfg string, args ...string) string {
 	return string(out)
 }
 
-// manifest reads the members of an opened bundle's manifest.json the test checks.
-func manifest(t *testing.T, dir string) (m struct {
-	ID, Kind, InReplyTo string
-	Receipt             struct{ For, Status string }
-}) {
+// openedManifest is what the test checks of an opened bundle's manifest.json.
+type openedManifest struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	InReplyTo string `json:"in_reply_to"`
+	Receipt   struct {
+		For    string `json:"for"`
+		Status string `json:"status"`
+	} `json:"receipt"`
+}
+
+// manifest reads the manifest.json of a bundle opened into dir.
+func manifest(t *testing.T, dir string) openedManifest {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	must(t, err)
-	var raw struct {
-		ID        string `json:"id"`
-		Kind      string `json:"kind"`
-		InReplyTo string `json:"in_reply_to"`
-		Receipt   struct {
-			For    string `json:"for"`
-			Status string `json:"status"`
-		} `json:"receipt"`
-	}
-	must(t, json.Unmarshal(data, &raw))
-	m.ID, m.Kind, m.InReplyTo = raw.ID, raw.Kind, raw.InReplyTo
-	m.Receipt.For, m.Receipt.Status = raw.Receipt.For, raw.Receipt.Status
+	var m openedManifest
+	must(t, json.Unmarshal(data, &m))
 	return m
 }
 
