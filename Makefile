@@ -82,7 +82,9 @@ install: build
 	rm -f $(DESTDIR)$(UNITDIR)/sealpost.service.tmp
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(DOCDIR)/docs
 	$(INSTALL) -m 0644 README.md SECURITY.md config.example.yaml $(DESTDIR)$(DOCDIR)/
-	$(INSTALL) -m 0644 docs/operations.md docs/format.md docs/states.md docs/architecture.md $(DESTDIR)$(DOCDIR)/docs/
+	$(INSTALL) -m 0644 docs/operations.md docs/format.md docs/states.md docs/architecture.md docs/partner-without-sealpost.md $(DESTDIR)$(DOCDIR)/docs/
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(DOCDIR)/contrib/gpg-partner
+	$(INSTALL) -m 0755 contrib/gpg-partner/*.sh $(DESTDIR)$(DOCDIR)/contrib/gpg-partner/
 	$(INSTALL) -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sealpost
 	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/sealpost/keys
 	$(INSTALL) -m 0640 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/sealpost/sealpost.yaml.example
