@@ -216,13 +216,13 @@ func (r *partnerRun) sealAndUpload(ctx context.Context, d Transport, claim strin
 	defer local.Abort() // no-op once committed
 	up, err := d.Create(ctx, r.p.Folders().PushDir, name)
 	if err != nil {
-		r.abandonIfCut(ctx, name)
+		r.abandonIfCut(ctx, d, name, err)
 		return 0, "", err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			r.abandon(ctx, name, up)
+			r.abandon(ctx, d, name, up)
 		}
 	}()
 
@@ -379,46 +379,61 @@ func (r *partnerRun) resume(ctx context.Context, d Transport, sent, name string,
 	defer f.Close()
 	up, err := d.Create(ctx, r.p.Folders().PushDir, name)
 	if err != nil {
-		r.abandonIfCut(ctx, name)
+		r.abandonIfCut(ctx, d, name, err)
 		return err
 	}
 	if _, err := io.Copy(up, f); err != nil {
-		r.abandon(ctx, name, up)
+		r.abandon(ctx, d, name, up)
 		return err
 	}
 	if err := up.Commit(ctx, size); err != nil {
-		r.abandon(ctx, name, up)
+		r.abandon(ctx, d, name, up)
 		return err
 	}
 	return nil
 }
 
 // abandonTimeout bounds the removal of the hidden upload an attempt that
-// did not publish leaves on the drop, also once the run was cancelled.
-const abandonTimeout = 30 * time.Second
+// did not publish leaves on the drop, also once the run was cancelled: a
+// cancelled run must stop at once, so what cannot be removed in this time
+// is left for the next attempt, whose Create replaces it.
+const abandonTimeout = time.Second
 
-// abandon removes the hidden upload of an attempt that did not publish,
-// also once ctx has ended. When the upload's own Abort cannot reach the
-// drop (the failure, or the cancel that stops a stalled call at once,
-// closed its connection), the file is removed over a new connection.
-func (r *partnerRun) abandon(ctx context.Context, name string, up drop.Upload) {
+// abandon removes the hidden upload of an attempt on d that did not
+// publish, also once ctx has ended. When the upload's own Abort cannot
+// reach the drop (the failure, or the cancel that stops a stalled call at
+// once, closed d's connection), d is dropped and the file removed over a
+// new connection.
+func (r *partnerRun) abandon(ctx context.Context, d Transport, name string, up drop.Upload) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
 	defer cancel()
-	if up.Abort(ctx) == nil {
+	err := up.Abort(ctx)
+	if err == nil {
 		return
 	}
+	r.dropIfDead(d, err)
 	r.removePart(ctx, name)
 }
 
-// abandonIfCut removes the hidden upload of a Create that the end of ctx
-// cut short: the server may have made the file before the connection was
-// closed under it.
-func (r *partnerRun) abandonIfCut(ctx context.Context, name string) {
+// dropIfDead makes the retry wrapper forget d when err says its connection
+// is gone (not an answer from the far side), so that the next call dials
+// anew at once; other workers' calls on a live d are left alone.
+func (r *partnerRun) dropIfDead(d Transport, err error) {
+	if !drop.IsAnswered(err) {
+		r.drop.reset(d)
+	}
+}
+
+// abandonIfCut removes the hidden upload of a Create on d that the end of
+// ctx cut short (failing with err): the server may have made the file
+// before the connection was closed under it.
+func (r *partnerRun) abandonIfCut(ctx context.Context, d Transport, name string, err error) {
 	if ctx.Err() == nil {
 		return // a Create that failed by itself made nothing, or the next attempt replaces it
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
 	defer cancel()
+	r.dropIfDead(d, err)
 	r.removePart(ctx, name)
 }
 
