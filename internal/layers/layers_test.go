@@ -12,7 +12,7 @@ const module = "github.com/sealpost/sealpost/"
 // layer gives each package of the module its layer, from the top (the
 // command line) down. Test-support packages sit where their imports put them.
 var layer = map[string]int{
-	"cmd/sealpost": 6,
+	"cmd/sealpost": 6, "contrib/gpg-partner": 6,
 
 	"check": 5, "demo": 5, "metrics": 5, "schedule": 5, "bundlefile": 5,
 	"internal/testworld": 5,
