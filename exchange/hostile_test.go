@@ -199,12 +199,7 @@ func flipByte(b []byte, i int) []byte {
 // sender receives; over SFTP and with the receiver hosting the drop.
 func TestHostileBundles(t *testing.T) {
 	t.Parallel()
-	for _, tr := range transports(uk) {
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			checkHostileBundles(t, tr)
-		})
-	}
+	onEachTransport(t, uk, checkHostileBundles)
 }
 
 // checkHostileBundles is TestHostileBundles with the receiver reaching the

@@ -18,12 +18,7 @@ import (
 // over SFTP and with the receiver hosting the drop.
 func TestRefusedBundles(t *testing.T) {
 	t.Parallel()
-	for _, tr := range transports(uk) {
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			checkRefusedBundles(t, tr)
-		})
-	}
+	onEachTransport(t, uk, checkRefusedBundles)
 }
 
 // checkRefusedBundles is TestRefusedBundles with the receiver reaching the drop by tr.
@@ -138,12 +133,7 @@ func TestDuplicateBundle(t *testing.T) {
 // over SFTP and with the receiver hosting the drop.
 func TestHostileRemoteNames(t *testing.T) {
 	t.Parallel()
-	for _, tr := range transports(uk) {
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			checkHostileRemoteNames(t, tr)
-		})
-	}
+	onEachTransport(t, uk, checkHostileRemoteNames)
 }
 
 // checkHostileRemoteNames is TestHostileRemoteNames with the receiver
@@ -223,12 +213,7 @@ func TestAfterPullMove(t *testing.T) {
 // and with the receiver hosting the drop.
 func TestOversizedFileNotFetched(t *testing.T) {
 	t.Parallel()
-	for _, tr := range transports(uk) {
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			checkOversizedFileNotFetched(t, tr)
-		})
-	}
+	onEachTransport(t, uk, checkOversizedFileNotFetched)
 }
 
 // checkOversizedFileNotFetched is TestOversizedFileNotFetched with the receiver reaching the drop by tr.

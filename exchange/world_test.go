@@ -91,6 +91,17 @@ func transports(host string) []transport {
 	return []transport{sftpOnly, {name: "local", host: host}}
 }
 
+// onEachTransport runs check as a parallel subtest per transport, host
+// being the party that hosts the drop in the local one.
+func onEachTransport(t *testing.T, host string, check func(t *testing.T, tr transport)) {
+	for _, tr := range transports(host) {
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			check(t, tr)
+		})
+	}
+}
+
 // newWorldOn is newWorld with the parties reaching the drop by tr.
 func newWorldOn(t testing.TB, srv server, tr transport, extra string, ids ...string) *world {
 	t.Helper()

@@ -57,14 +57,7 @@ func TestEndpoint(t *testing.T) {
 	usEng, ukEng, root := engines(t)
 	var clk clock
 	usEng.SetClock(clk.now)
-	m := metrics.New()
-	m.Attach(usEng)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- m.Serve(ctx, ln) }()
-	url := "http://" + ln.Addr().String() + "/metrics"
+	url, stop := serve(t, usEng)
 
 	before := scrape(t, url)
 	for _, s := range []string{
@@ -138,9 +131,26 @@ func TestEndpoint(t *testing.T) {
 		t.Errorf("want one refused series at 1:\n%s", got.text)
 	}
 
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatal(err)
+	stop()
+}
+
+// serve starts eng's metrics endpoint on a free loopback port and returns
+// its URL, and stop, which ends it and fails the test if serving failed.
+func serve(t *testing.T, eng *exchange.Engine) (url string, stop func()) {
+	t.Helper()
+	m := metrics.New()
+	m.Attach(eng)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- m.Serve(ctx, ln) }()
+	return "http://" + ln.Addr().String() + "/metrics", func() {
+		t.Helper()
+		cancel()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -151,27 +161,18 @@ func TestNoReceipts(t *testing.T) {
 	usEng, _, _ := enginesWith(t, "receipt_due: 1s\nreceipts: none\n")
 	var clk clock
 	usEng.SetClock(clk.now)
-	m := metrics.New()
-	m.Attach(usEng)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- m.Serve(ctx, ln) }()
+	url, stop := serve(t, usEng)
 
 	send(t, usEng, uk, "US-1", "evidence")
 	run(t, usEng, uk)
 	clk.advance(time.Hour) // far past receipt_due
-	got := scrape(t, "http://"+ln.Addr().String()+"/metrics")
+	got := scrape(t, url)
 	got.has(t, `sealpost_bundles_sent_total{kind="request",partner="uk-hmrc"} 1`)
 	got.has(t, `sealpost_awaiting_bundles{awaiting="receipt",partner="uk-hmrc"} 0`)
 	got.has(t, `sealpost_overdue_bundles{awaiting="receipt",partner="uk-hmrc"} 0`)
 	got.has(t, `sealpost_awaiting_bundles{awaiting="response",partner="uk-hmrc"} 1`)
 	got.has(t, `sealpost_overdue_bundles{awaiting="response",partner="uk-hmrc"} 0`)
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // clock is the real time plus an offset the test advances, so that a due
